@@ -1,0 +1,191 @@
+// One typed configuration for every Inferia process, parsed from the environment by a pure
+// function so it can be tested. Secrets have development defaults only when INFERIA_ENV is
+// `development` or `test`; anywhere else a missing or default secret refuses to start.
+import { z } from 'zod';
+import { ORCHESTRATION_TASK_QUEUE } from './temporal-names.js';
+
+const DEV_ENVS = new Set(['development', 'test']);
+export const DEV_SECRET_MARKER = 'insecure-dev-';
+
+/** A strict boolean: only true/false/1/0/yes/no, so a typo is an error rather than `true`. */
+const envBoolean = (fallback: boolean) =>
+  z
+    .enum(['true', 'false', '1', '0', 'yes', 'no', ''])
+    .optional()
+    .transform((v) => (v === undefined || v === '' ? fallback : v === 'true' || v === '1' || v === 'yes'));
+
+const port = (fallback: number) => z.coerce.number().int().min(0).max(65535).default(fallback);
+
+const EnvSchema = z.object({
+  INFERIA_ENV: z.enum(['development', 'test', 'production']).default('development'),
+  LOG_LEVEL: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info'),
+  INFERIA_HOST: z.string().default('127.0.0.1'),
+  INFERIA_DATA_DIR: z.string().default('.inferia'),
+
+  DATABASE_URL: z.string().url().default('postgresql://postgres@127.0.0.1:54320/inferia'),
+  REDIS_URL: z.string().url().default('redis://127.0.0.1:63790'),
+  TEMPORAL_ADDRESS: z.string().default('127.0.0.1:7233'),
+  TEMPORAL_NAMESPACE: z.string().default('default'),
+  TEMPORAL_TASK_QUEUE: z.string().default(ORCHESTRATION_TASK_QUEUE),
+  TEMPORAL_UI_URL: z.string().url().default('http://127.0.0.1:8233'),
+
+  FILTRATION_PORT: port(8000),
+  INFERENCE_PORT: port(8001),
+  ORCHESTRATION_PORT: port(8080),
+  ORCHESTRATION_GRPC_PORT: port(50051),
+  SIDECAR_PORT: port(3000),
+  DASHBOARD_PORT: port(3001),
+
+  FILTRATION_URL: z.string().url().optional(),
+  ORCHESTRATION_URL: z.string().url().optional(),
+  NOSANA_SIDECAR_URL: z.string().url().optional(),
+  NOSANA_MODE: z.enum(['simulation', 'live']).default('simulation'),
+
+  JWT_SECRET: z.string().optional(),
+  JWT_ISSUER: z.string().default('inferia'),
+  JWT_AUDIENCE: z.string().default('inferia-api'),
+  ACCESS_TOKEN_TTL_SECONDS: z.coerce.number().int().min(30).max(900).default(900),
+  REFRESH_TOKEN_TTL_SECONDS: z.coerce.number().int().min(60).default(30 * 24 * 3600),
+  /** 32 bytes, base64 or hex: AES-256-GCM key for secrets at rest. */
+  ENCRYPTION_KEY: z.string().optional(),
+  /** Token services present to each other (`/internal/*`, orchestration calls). */
+  INTERNAL_SERVICE_TOKEN: z.string().optional(),
+  /** Keyed-hash pepper for API keys and node tokens. */
+  API_KEY_PEPPER: z.string().optional(),
+
+  /** Where the local provider keeps engine pid and log files. */
+  LOCAL_ENGINE_DIR: z.string().optional(),
+  ENGINE_READY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(120),
+  ENGINE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
+  ROUTES_REFRESH_MS: z.coerce.number().int().min(100).default(5000),
+  CONTEXT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
+  UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
+  TRUST_PROXY: envBoolean(false),
+});
+
+export type RawEnv = z.input<typeof EnvSchema>;
+
+export interface Secrets {
+  jwtSecret: string;
+  encryptionKey: Buffer;
+  internalServiceToken: string;
+  apiKeyPepper: string;
+}
+
+export interface Config {
+  env: 'development' | 'test' | 'production';
+  isDev: boolean;
+  logLevel: string;
+  host: string;
+  dataDir: string;
+  databaseUrl: string;
+  redisUrl: string;
+  temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
+  ports: { filtration: number; inference: number; orchestration: number; orchestrationGrpc: number; sidecar: number; dashboard: number };
+  urls: { filtration: string; orchestration: string; sidecar: string };
+  nosanaMode: 'simulation' | 'live';
+  jwt: { issuer: string; audience: string; accessTtlSeconds: number; refreshTtlSeconds: number };
+  secrets: Secrets;
+  localEngineDir: string;
+  engineReadyTimeoutSeconds: number;
+  engineHeartbeatIntervalMs: number;
+  routesRefreshMs: number;
+  contextCacheTtlMs: number;
+  upstreamTimeoutMs: number;
+  trustProxy: boolean;
+}
+
+export class ConfigError extends Error {
+  constructor(readonly issues: string[]) {
+    super(`invalid configuration:\n  - ${issues.join('\n  - ')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+function parseKey(raw: string): Buffer | undefined {
+  const hex = /^[0-9a-fA-F]{64}$/.test(raw) ? Buffer.from(raw, 'hex') : undefined;
+  const key = hex ?? Buffer.from(raw, 'base64');
+  return key.length === 32 ? key : undefined;
+}
+
+/** Pure: the same environment always yields the same config (or the same ConfigError). */
+export function loadConfig(env: Record<string, string | undefined> = process.env): Config {
+  const parsed = EnvSchema.safeParse(env);
+  if (!parsed.success) {
+    throw new ConfigError(parsed.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`));
+  }
+  const e = parsed.data;
+  const isDev = DEV_ENVS.has(e.INFERIA_ENV);
+  const issues: string[] = [];
+
+  const secret = (name: string, value: string | undefined, minLength: number): string => {
+    if (value && !value.startsWith(DEV_SECRET_MARKER)) {
+      if (value.length < minLength) issues.push(`${name}: must be at least ${minLength} characters`);
+      return value;
+    }
+    if (isDev) return value ?? `${DEV_SECRET_MARKER}${name.toLowerCase()}-change-me-000000000000`;
+    issues.push(`${name}: required outside development (a development default is refused)`);
+    return '';
+  };
+
+  const jwtSecret = secret('JWT_SECRET', e.JWT_SECRET, 32);
+  const internalServiceToken = secret('INTERNAL_SERVICE_TOKEN', e.INTERNAL_SERVICE_TOKEN, 32);
+  const apiKeyPepper = secret('API_KEY_PEPPER', e.API_KEY_PEPPER, 32);
+  let encryptionKey: Buffer;
+  if (e.ENCRYPTION_KEY) {
+    const key = parseKey(e.ENCRYPTION_KEY);
+    if (!key) issues.push('ENCRYPTION_KEY: must be 32 bytes as 64 hex characters or base64');
+    encryptionKey = key ?? Buffer.alloc(32);
+  } else if (isDev) {
+    encryptionKey = Buffer.alloc(32, 7); // development only; production requires a real key
+  } else {
+    issues.push('ENCRYPTION_KEY: required outside development');
+    encryptionKey = Buffer.alloc(32);
+  }
+  if (issues.length > 0) throw new ConfigError(issues);
+
+  const local = (p: number) => `http://127.0.0.1:${p}`;
+  return {
+    env: e.INFERIA_ENV,
+    isDev,
+    logLevel: e.LOG_LEVEL,
+    host: e.INFERIA_HOST,
+    dataDir: e.INFERIA_DATA_DIR,
+    databaseUrl: e.DATABASE_URL,
+    redisUrl: e.REDIS_URL,
+    temporal: {
+      address: e.TEMPORAL_ADDRESS,
+      namespace: e.TEMPORAL_NAMESPACE,
+      taskQueue: e.TEMPORAL_TASK_QUEUE,
+      uiUrl: e.TEMPORAL_UI_URL.replace(/\/$/, ''),
+    },
+    ports: {
+      filtration: e.FILTRATION_PORT,
+      inference: e.INFERENCE_PORT,
+      orchestration: e.ORCHESTRATION_PORT,
+      orchestrationGrpc: e.ORCHESTRATION_GRPC_PORT,
+      sidecar: e.SIDECAR_PORT,
+      dashboard: e.DASHBOARD_PORT,
+    },
+    urls: {
+      filtration: e.FILTRATION_URL ?? local(e.FILTRATION_PORT),
+      orchestration: e.ORCHESTRATION_URL ?? local(e.ORCHESTRATION_PORT),
+      sidecar: e.NOSANA_SIDECAR_URL ?? local(e.SIDECAR_PORT),
+    },
+    nosanaMode: e.NOSANA_MODE,
+    jwt: {
+      issuer: e.JWT_ISSUER,
+      audience: e.JWT_AUDIENCE,
+      accessTtlSeconds: e.ACCESS_TOKEN_TTL_SECONDS,
+      refreshTtlSeconds: e.REFRESH_TOKEN_TTL_SECONDS,
+    },
+    secrets: { jwtSecret, encryptionKey, internalServiceToken, apiKeyPepper },
+    localEngineDir: e.LOCAL_ENGINE_DIR ?? `${e.INFERIA_DATA_DIR}/engines`,
+    engineReadyTimeoutSeconds: e.ENGINE_READY_TIMEOUT_SECONDS,
+    engineHeartbeatIntervalMs: e.ENGINE_HEARTBEAT_INTERVAL_MS,
+    routesRefreshMs: e.ROUTES_REFRESH_MS,
+    contextCacheTtlMs: e.CONTEXT_CACHE_TTL_MS,
+    upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
+    trustProxy: e.TRUST_PROXY,
+  };
+}

@@ -1,0 +1,20 @@
+// ioredis connections and the channel names the processes use to tell each other that a cache is stale.
+import { Redis } from 'ioredis';
+
+export type { Redis };
+
+export const channels = {
+  /** A deployment's replicas changed: inference gateways reload their routing table. */
+  routes: 'inferia:routes',
+  /** An API key or its policy changed: drop cached contexts (message: the key prefix, or `*`). */
+  apiKeys: 'inferia:api-keys',
+} as const;
+
+export function createRedis(url: string, name: string): Redis {
+  return new Redis(url, {
+    connectionName: `inferia-${name}`,
+    maxRetriesPerRequest: 2,
+    enableOfflineQueue: true,
+    lazyConnect: false,
+  });
+}

@@ -1,0 +1,8 @@
+// Prisma CLI configuration. The URL is read lazily so `prisma generate` works without a database.
+import { defineConfig } from 'prisma/config';
+
+export default defineConfig({
+  schema: 'prisma/schema.prisma',
+  migrations: { path: 'prisma/migrations' },
+  datasource: { url: process.env.DATABASE_URL ?? 'postgresql://localhost:5432/inferia' },
+});
