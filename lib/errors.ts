@@ -3,6 +3,7 @@
 export type ErrorCode =
   | 'bad_request'
   | 'unauthorized'
+  | 'totp_required'
   | 'forbidden'
   | 'not_found'
   | 'conflict'
@@ -21,6 +22,7 @@ export function statusForCode(code: ErrorCode): number {
     case 'bad_request':
       return 400;
     case 'unauthorized':
+    case 'totp_required':
       return 401;
     case 'forbidden':
       return 403;

@@ -45,7 +45,9 @@ async function loadEngineModule(): Promise<EngineModule> {
   instances += 1;
   const bg = (await import(`${pathToFileURL(gluePath).href}?instance=${instances}`)) as EngineModule;
   const wasm = readFileSync(join(dirname(gluePath), 'schema_engine_bg.wasm'));
-  const { instance } = await WebAssembly.instantiate(wasm, { './schema_engine_bg.js': bg as unknown as WebAssembly.ModuleImports });
+  // WebAssembly is a Node global; @types/node does not declare it, hence the narrow local type.
+  const { WebAssembly } = globalThis as unknown as { WebAssembly: { instantiate(b: Buffer, i: object): Promise<{ instance: { exports: unknown } }> } };
+  const { instance } = await WebAssembly.instantiate(wasm, { './schema_engine_bg.js': bg });
   bg.__wbg_set_wasm(instance.exports);
   return bg;
 }

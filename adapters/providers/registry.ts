@@ -1,0 +1,14 @@
+// Provider name → adapter. Adding a provider is one folder under adapters/providers/ and one line here.
+import type { Config } from '../../lib/config.js';
+import { createLocalProvider } from './local/local-provider.js';
+import type { ProviderAdapter } from './types.js';
+
+export type ProviderRegistry = ReadonlyMap<string, ProviderAdapter>;
+
+export function createProviderRegistry(config: Config): ProviderRegistry {
+  const adapters: ProviderAdapter[] = [
+    createLocalProvider({ engineDir: config.localEngineDir }),
+  ];
+  return new Map(adapters.map((a) => [a.name, a]));
+}
+

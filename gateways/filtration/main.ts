@@ -1,0 +1,24 @@
+// Filtration gateway process (FILTRATION_PORT, default 8000).
+import Fastify from 'fastify';
+import { loadConfig } from '../../lib/config.js';
+import { createDb } from '../../lib/db.js';
+import { serverOptions } from '../../lib/http/server-options.js';
+import { filtrationApp } from './app.js';
+import { IdentityService } from './identity-service.js';
+
+const config = loadConfig();
+const db = createDb(config.databaseUrl);
+const app = Fastify(serverOptions('filtration', config));
+await app.register(filtrationApp, {
+  config,
+  identity: new IdentityService({ db, config }),
+  ready: async () => ({ postgres: await db.$queryRaw`SELECT 1`.then(() => true, () => false) }),
+});
+app.addHook('onClose', async () => db.$disconnect());
+const close = async () => {
+  await app.close();
+  process.exit(0);
+};
+process.once('SIGINT', close);
+process.once('SIGTERM', close);
+await app.listen({ port: config.ports.filtration, host: config.host });

@@ -1,0 +1,224 @@
+// Inference gateway: the OpenAI-compatible /v1 surface. Each request runs one fixed pipeline:
+// API key → context → route → upstream (stream or not). Errors use OpenAI's shape.
+import { randomUUID } from 'node:crypto';
+import { Readable } from 'node:stream';
+import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { z } from 'zod';
+import { parseApiKey } from '../../lib/crypto.js';
+import { AppError } from '../../lib/errors.js';
+import { bearerToken } from '../../lib/http/auth.js';
+import { commonPlugin, describeError } from '../../lib/http/common.js';
+import type { ContextCache, KeyContext } from './context-cache.js';
+import type { Replica, RoutingTable } from './routing-table.js';
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    keyContext: KeyContext | null;
+  }
+}
+
+export interface InferenceAppOptions {
+  contexts: ContextCache;
+  routes: RoutingTable;
+  upstreamTimeoutMs: number;
+  ready?: () => Promise<Record<string, boolean>>;
+}
+
+const Message = z.looseObject({
+  role: z.enum(['system', 'user', 'assistant', 'tool', 'developer', 'function']),
+  content: z.union([z.string(), z.array(z.looseObject({ type: z.string() })), z.null()]).optional(),
+});
+
+const ChatBody = z.looseObject({
+  model: z.string().min(1).max(256),
+  messages: z.array(Message).min(1).max(10_000),
+  stream: z.boolean().optional(),
+  n: z.number().int().min(1).max(16).optional(),
+  max_tokens: z.number().int().min(1).max(1_000_000).nullish(),
+  max_completion_tokens: z.number().int().min(1).max(1_000_000).nullish(),
+  temperature: z.number().min(0).max(2).nullish(),
+  top_p: z.number().min(0).max(1).nullish(),
+  stream_options: z.looseObject({ include_usage: z.boolean().optional() }).nullish(),
+});
+
+const CompletionBody = z.looseObject({
+  model: z.string().min(1).max(256),
+  prompt: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
+  stream: z.boolean().optional(),
+  max_tokens: z.number().int().min(1).max(1_000_000).nullish(),
+});
+
+const EmbeddingBody = z.looseObject({
+  model: z.string().min(1).max(256),
+  input: z.union([z.string(), z.array(z.string()).min(1).max(2048), z.array(z.number()), z.array(z.array(z.number()))]),
+});
+
+type OpenAiErrorType = 'invalid_request_error' | 'authentication_error' | 'permission_error' | 'not_found_error' | 'rate_limit_error' | 'api_error';
+
+export function openAiError(status: number, message: string, code: string | null, param: string | null = null) {
+  const type: OpenAiErrorType =
+    status === 401
+      ? 'authentication_error'
+      : status === 403
+        ? 'permission_error'
+        : status === 404
+          ? 'invalid_request_error'
+          : status === 429
+            ? 'rate_limit_error'
+            : status >= 500
+              ? 'api_error'
+              : 'invalid_request_error';
+  return { error: { message, type, param, code } };
+}
+
+function sendOpenAiError(req: FastifyRequest, reply: FastifyReply, err: unknown) {
+  const e = describeError(err);
+  if (e.status >= 500 && !(err instanceof AppError)) req.log.error({ err }, 'request failed');
+  const code =
+    e.status === 401 ? 'invalid_api_key' : e.code === 'bad_request' || e.code === 'internal' ? null : (e.details?.openai_code as string | undefined) ?? e.code;
+  const field = typeof e.details?.field === 'string' ? e.details.field.replace(/^body\./, '') : null;
+  return reply.status(e.status).send(openAiError(e.status, e.message, code, field));
+}
+
+export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppOptions) {
+  const { contexts, routes } = opts;
+  await fastify.register(commonPlugin, {
+    service: 'inference',
+    title: 'Inferia inference gateway (OpenAI-compatible)',
+    ready: opts.ready,
+    errorHandler: (err, req, reply) => sendOpenAiError(req, reply, err),
+    notFoundHandler: (req, reply) =>
+      reply.status(404).send(openAiError(404, `Unknown request URL: ${req.method} ${req.url.split('?')[0]}`, 'unknown_url')),
+  });
+  // The key is checked before the body is validated: an unauthenticated caller learns nothing.
+  fastify.decorateRequest('keyContext', null);
+  fastify.addHook('onRequest', async (req, reply) => {
+    reply.header('x-request-id', req.id);
+    if (!req.url.startsWith('/v1/')) return;
+    const key = bearerToken(req) ?? (req.headers['x-api-key'] as string | undefined);
+    if (!key || !parseApiKey(key)) throw new AppError('unauthorized', 'Incorrect API key provided.');
+    req.keyContext = await contexts.resolve(key);
+  });
+  const app = fastify.withTypeProvider<ZodTypeProvider>();
+
+  const authorize = async (req: FastifyRequest): Promise<KeyContext> => {
+    if (!req.keyContext) throw new AppError('unauthorized', 'Incorrect API key provided.');
+    return req.keyContext;
+  };
+
+  const routeFor = (ctx: KeyContext, model: string): Replica[] => {
+    if (ctx.allowed_models.length > 0 && !ctx.allowed_models.includes(model)) {
+      throw new AppError('forbidden', `This API key is not allowed to use the model \`${model}\`.`, { openai_code: 'model_not_allowed', field: 'model' });
+    }
+    const replicas = routes.replicas(ctx.org_id, model);
+    if (replicas.length === 0) {
+      throw new AppError('not_found', `The model \`${model}\` does not exist or has no running deployment.`, {
+        openai_code: 'model_not_found',
+        field: 'model',
+      });
+    }
+    return replicas;
+  };
+
+  /** Sends the request to a replica; on a connection failure before any byte, tries another. */
+  const proxy = async (req: FastifyRequest, reply: FastifyReply, ctx: KeyContext, path: string, body: { model: string; stream?: boolean }) => {
+    routeFor(ctx, body.model);
+    const tried = new Set<string>();
+    const abort = new AbortController();
+    req.raw.once('close', () => {
+      if (!reply.raw.writableEnded) abort.abort();
+    });
+    let lastError: unknown;
+    for (let attempt = 0; attempt < 3; attempt++) {
+      const replica = routes.pick(ctx.org_id, body.model, tried);
+      if (!replica) break;
+      tried.add(replica.nodeId);
+      replica.inflight += 1;
+      let upstream: Response;
+      try {
+        upstream = await fetch(`${replica.url}${path}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', 'x-request-id': req.id },
+          body: JSON.stringify(body),
+          signal: AbortSignal.any([abort.signal, AbortSignal.timeout(opts.upstreamTimeoutMs)]),
+        });
+      } catch (err) {
+        replica.inflight -= 1;
+        lastError = err;
+        if (abort.signal.aborted) return reply;
+        continue;
+      }
+      try {
+        return await relay(reply, upstream, body.stream === true);
+      } finally {
+        replica.inflight -= 1;
+      }
+    }
+    req.log.warn({ err: lastError, model: body.model }, 'no replica answered');
+    throw new AppError('upstream_error', `No replica of \`${body.model}\` could be reached.`, { openai_code: 'upstream_unavailable' });
+  };
+
+  app.get('/v1/models', async (req) => {
+    const ctx = await authorize(req);
+    const models = routes.models(ctx.org_id).filter((m) => ctx.allowed_models.length === 0 || ctx.allowed_models.includes(m));
+    const created = Math.floor(routes.loadedAt / 1000);
+    return { object: 'list', data: models.map((id) => ({ id, object: 'model', created, owned_by: 'inferia' })) };
+  });
+
+  app.get('/v1/models/:model', { schema: { params: z.object({ model: z.string().min(1).max(256) }) } }, async (req) => {
+    const ctx = await authorize(req);
+    routeFor(ctx, req.params.model);
+    return { id: req.params.model, object: 'model', created: Math.floor(routes.loadedAt / 1000), owned_by: 'inferia' };
+  });
+
+  app.post('/v1/chat/completions', { schema: { body: ChatBody } }, async (req, reply) => {
+    const ctx = await authorize(req);
+    return proxy(req, reply, ctx, '/v1/chat/completions', req.body);
+  });
+
+  app.post('/v1/completions', { schema: { body: CompletionBody } }, async (req, reply) => {
+    const ctx = await authorize(req);
+    return proxy(req, reply, ctx, '/v1/completions', req.body);
+  });
+
+  app.post('/v1/embeddings', { schema: { body: EmbeddingBody } }, async (req, reply) => {
+    const ctx = await authorize(req);
+    return proxy(req, reply, ctx, '/v1/embeddings', { ...req.body, stream: false });
+  });
+}
+
+/** Copies an upstream answer to the client. A stream that breaks mid-way ends with an error event, never silently. */
+async function relay(reply: FastifyReply, upstream: Response, stream: boolean): Promise<FastifyReply> {
+  const contentType = upstream.headers.get('content-type') ?? 'application/json';
+  if (!stream || !contentType.includes('text/event-stream') || !upstream.body) {
+    const text = await upstream.text();
+    if (upstream.status >= 500) {
+      return reply.status(502).send(openAiError(502, `upstream replica failed with status ${upstream.status}`, 'upstream_error'));
+    }
+    return reply.status(upstream.status).header('content-type', contentType).send(text);
+  }
+  reply.hijack();
+  const raw = reply.raw;
+  raw.writeHead(upstream.status, {
+    'content-type': 'text/event-stream; charset=utf-8',
+    'cache-control': 'no-cache',
+    connection: 'keep-alive',
+    'x-request-id': String(reply.request.id),
+  });
+  try {
+    for await (const chunk of Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>)) {
+      if (!raw.write(chunk)) await new Promise((r) => raw.once('drain', r));
+    }
+  } catch (err) {
+    if (!raw.destroyed) {
+      const event = openAiError(502, `upstream stream broke: ${(err as Error).message}`, 'upstream_stream_error');
+      raw.write(`data: ${JSON.stringify(event)}\n\n`);
+    }
+  }
+  raw.end();
+  return reply;
+}
+
+export const newRequestId = () => `req_${randomUUID().replace(/-/g, '')}`;

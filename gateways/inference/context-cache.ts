@@ -1,0 +1,94 @@
+// API key → context, resolved by the filtration gateway's /internal/context and cached in
+// process so the hot path makes no call per request in the steady state. Entries expire after a
+// TTL and are dropped at once when the filtration gateway announces a change over Redis.
+import { createHash } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import { AppError } from '../../lib/errors.js';
+import { channels } from '../../lib/redis.js';
+
+export interface KeyContext {
+  org_id: string;
+  api_key_id: string;
+  key_prefix: string;
+  scopes: string[];
+  allowed_models: string[];
+  rpm_limit: number | null;
+  tpm_limit: number | null;
+  expires_at: string | null;
+}
+
+interface Entry {
+  context: KeyContext | null;
+  expiresAt: number;
+}
+
+export interface ContextCacheOptions {
+  filtrationUrl: string;
+  serviceToken: string;
+  ttlMs: number;
+  /** How long an invalid key is remembered, so a flood of bad keys does not reach the filtration gateway. */
+  negativeTtlMs?: number;
+  maxEntries?: number;
+}
+
+export class ContextCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly inflight = new Map<string, Promise<KeyContext | null>>();
+
+  constructor(private readonly opts: ContextCacheOptions) {}
+
+  /** Listens for invalidations: a key prefix, or `*` for everything. */
+  async subscribe(subscriber: Redis): Promise<void> {
+    await subscriber.subscribe(channels.apiKeys);
+    subscriber.on('message', (channel: string, message: string) => {
+      if (channel !== channels.apiKeys) return;
+      if (message === '*') this.entries.clear();
+      else for (const [k, e] of this.entries) if (e.context?.key_prefix === message || k === message) this.entries.delete(k);
+    });
+  }
+
+  async resolve(apiKey: string): Promise<KeyContext> {
+    const id = createHash('sha256').update(apiKey).digest('base64url');
+    const now = Date.now();
+    const hit = this.entries.get(id);
+    let context: KeyContext | null;
+    if (hit && hit.expiresAt > now) {
+      context = hit.context;
+    } else {
+      let pending = this.inflight.get(id);
+      if (!pending) {
+        pending = this.fetchContext(apiKey).finally(() => this.inflight.delete(id));
+        this.inflight.set(id, pending);
+      }
+      context = await pending;
+      if (this.entries.size >= (this.opts.maxEntries ?? 100_000)) this.entries.clear();
+      this.entries.set(id, { context, expiresAt: now + (context ? this.opts.ttlMs : (this.opts.negativeTtlMs ?? 2000)) });
+    }
+    if (!context) throw new AppError('unauthorized', 'Incorrect API key provided.');
+    if (context.expires_at && Date.parse(context.expires_at) <= Date.now()) throw new AppError('unauthorized', 'API key has expired.');
+    return context;
+  }
+
+  private async fetchContext(apiKey: string): Promise<KeyContext | null> {
+    let res: Response;
+    try {
+      res = await fetch(`${this.opts.filtrationUrl}/internal/context`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.serviceToken}` },
+        body: JSON.stringify({ api_key: apiKey }),
+        signal: AbortSignal.timeout(5000),
+      });
+    } catch {
+      throw new AppError('unavailable', 'policy service unreachable');
+    }
+    if (res.status === 401 || res.status === 400) {
+      await res.arrayBuffer();
+      return null;
+    }
+    if (!res.ok) {
+      await res.arrayBuffer();
+      throw new AppError('unavailable', 'policy service error');
+    }
+    return (await res.json()) as KeyContext;
+  }
+}

@@ -1,0 +1,46 @@
+// Inference gateway process (INFERENCE_PORT, default 8001): the OpenAI-compatible hot path.
+import Fastify from 'fastify';
+import { loadConfig } from '../../lib/config.js';
+import { createDb } from '../../lib/db.js';
+import { serverOptions } from '../../lib/http/server-options.js';
+import { createRedis } from '../../lib/redis.js';
+import { inferenceApp, newRequestId } from './app.js';
+import { ContextCache } from './context-cache.js';
+import { RoutingTable } from './routing-table.js';
+
+const config = loadConfig();
+const db = createDb(config.databaseUrl, { max: 4 });
+const subscriber = createRedis(config.redisUrl, 'inference-sub');
+const redis = createRedis(config.redisUrl, 'inference');
+const contexts = new ContextCache({
+  filtrationUrl: config.urls.filtration,
+  serviceToken: config.secrets.internalServiceToken,
+  ttlMs: config.contextCacheTtlMs,
+});
+const routes = new RoutingTable(db, config.routesRefreshMs);
+await contexts.subscribe(subscriber);
+await routes.start(subscriber);
+
+const app = Fastify(serverOptions('inference', config, { bodyLimit: 8 * 1024 * 1024, genReqId: newRequestId }));
+await app.register(inferenceApp, {
+  contexts,
+  routes,
+  upstreamTimeoutMs: config.upstreamTimeoutMs,
+  ready: async () => ({
+    redis: await redis.ping().then(() => true, () => false),
+    routes: routes.loadedAt > 0,
+  }),
+});
+app.addHook('onClose', async () => {
+  routes.stop();
+  subscriber.disconnect();
+  redis.disconnect();
+  await db.$disconnect();
+});
+const close = async () => {
+  await app.close();
+  process.exit(0);
+};
+process.once('SIGINT', close);
+process.once('SIGTERM', close);
+await app.listen({ port: config.ports.inference, host: config.host });

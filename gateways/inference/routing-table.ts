@@ -1,0 +1,112 @@
+// Model name → RUNNING replicas, as the deployment workflows publish them (Postgres projection,
+// change notices over Redis). Held in memory: the hot path never queries the database.
+import type { Redis } from 'ioredis';
+import type { Db } from '../../lib/db.js';
+import { channels } from '../../lib/redis.js';
+
+export interface Replica {
+  url: string;
+  deploymentId: string;
+  nodeId: string;
+  model: string;
+  orgId: string;
+  /** Requests in flight to this replica from this gateway (least-outstanding routing). */
+  inflight: number;
+}
+
+const key = (orgId: string, model: string) => `${orgId}\u0000${model}`;
+
+export class RoutingTable {
+  private routes = new Map<string, Replica[]>();
+  private timer: NodeJS.Timeout | undefined;
+  private refreshing: Promise<void> | undefined;
+  private dirty = false;
+  loadedAt = 0;
+
+  constructor(
+    private readonly db: Db,
+    private readonly refreshMs: number,
+  ) {}
+
+  async start(subscriber: Redis): Promise<void> {
+    await this.refresh();
+    await subscriber.subscribe(channels.routes);
+    subscriber.on('message', (channel: string) => {
+      if (channel === channels.routes) void this.refresh();
+    });
+    this.timer = setInterval(() => void this.refresh(), this.refreshMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    if (this.timer) clearInterval(this.timer);
+  }
+
+  /** Coalesces bursts of notices into at most one query in flight plus one after it. */
+  refresh(): Promise<void> {
+    if (this.refreshing) {
+      this.dirty = true;
+      return this.refreshing;
+    }
+    this.refreshing = this.load()
+      .catch(() => undefined) // keep serving the last good table if Postgres blips
+      .finally(() => {
+        this.refreshing = undefined;
+        if (this.dirty) {
+          this.dirty = false;
+          void this.refresh();
+        }
+      });
+    return this.refreshing;
+  }
+
+  private async load(): Promise<void> {
+    const rows = await this.db.inventoryNode.findMany({
+      where: { state: 'READY', exposeUrl: { not: null }, deployment: { status: 'RUNNING' } },
+      select: { id: true, exposeUrl: true, deploymentId: true, deployment: { select: { inferenceModel: true, orgId: true } } },
+    });
+    const previous = new Map<string, number>();
+    for (const list of this.routes.values()) for (const r of list) previous.set(r.nodeId, r.inflight);
+    const next = new Map<string, Replica[]>();
+    for (const row of rows) {
+      if (!row.deployment || !row.exposeUrl || !row.deploymentId) continue;
+      const k = key(row.deployment.orgId, row.deployment.inferenceModel);
+      const list = next.get(k) ?? [];
+      list.push({
+        url: row.exposeUrl.replace(/\/$/, ''),
+        deploymentId: row.deploymentId,
+        nodeId: row.id,
+        model: row.deployment.inferenceModel,
+        orgId: row.deployment.orgId,
+        inflight: previous.get(row.id) ?? 0,
+      });
+      next.set(k, list);
+    }
+    this.routes = next;
+    this.loadedAt = Date.now();
+  }
+
+  replicas(orgId: string, model: string): Replica[] {
+    return this.routes.get(key(orgId, model)) ?? [];
+  }
+
+  models(orgId: string): string[] {
+    const out: string[] = [];
+    for (const [k, list] of this.routes) if (k.startsWith(`${orgId}\u0000`) && list.length > 0) out.push(list[0]!.model);
+    return out.sort();
+  }
+
+  /** Least outstanding requests; ties broken at random so load spreads. */
+  pick(orgId: string, model: string, exclude: ReadonlySet<string> = new Set()): Replica | undefined {
+    let best: Replica[] = [];
+    let min = Infinity;
+    for (const r of this.replicas(orgId, model)) {
+      if (exclude.has(r.nodeId)) continue;
+      if (r.inflight < min) {
+        min = r.inflight;
+        best = [r];
+      } else if (r.inflight === min) best.push(r);
+    }
+    return best.length ? best[Math.floor(Math.random() * best.length)] : undefined;
+  }
+}

@@ -1,0 +1,424 @@
+// The orchestration service layer: one implementation behind both HTTP and gRPC. It validates
+// and authorises, reads projections from Postgres, and starts, updates, signals or queries
+// workflows. It never calls a provider: that is the workflows' activities' job.
+import { randomUUID } from 'node:crypto';
+import {
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowNotFoundError,
+  WorkflowUpdateFailedError,
+  type Client,
+} from '@temporalio/client';
+import type { Config } from '../../lib/config.js';
+import { constantTimeEqual, keyedHash } from '../../lib/crypto.js';
+import type { Db } from '../../lib/db.js';
+import { AppError, badRequest, conflict, notFound } from '../../lib/errors.js';
+import { requirePermission, resolveOrg, type Caller } from '../../lib/http/auth.js';
+import { searchAttributes, workflowIds } from '../../lib/temporal-names.js';
+import { temporalUiLink } from '../../lib/temporal.js';
+import {
+  deleteUpdate,
+  nodeEventSignal,
+  startUpdate,
+  terminateUpdate,
+  type DeploymentSpec,
+  type DeploymentView,
+} from '../../workflows/deployment.messages.js';
+import type { deploymentWorkflow } from '../../workflows/deployment.workflow.js';
+import type { CreatePoolInput, DeleteModelInput, DeployInput, HeartbeatInput, RegisterModelInput } from './schemas.js';
+
+export interface OrchestrationDeps {
+  db: Db;
+  temporal: Client;
+  config: Config;
+  taskQueue?: string;
+  log?: { warn: (obj: object, msg: string) => void };
+}
+
+type ModelRow = Awaited<ReturnType<Db['registeredModel']['findFirstOrThrow']>>;
+type PoolRow = Awaited<ReturnType<Db['computePool']['findFirstOrThrow']>>;
+type NodeRow = Awaited<ReturnType<Db['inventoryNode']['findFirstOrThrow']>>;
+type DeploymentRow = Awaited<ReturnType<Db['deployment']['findFirstOrThrow']>>;
+
+const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+export function modelView(m: ModelRow) {
+  return {
+    model_id: m.id,
+    model_name: m.modelName,
+    model_version: m.modelVersion,
+    backend: m.backend,
+    artifact_uri: m.artifactUri,
+    config_json: m.configJson as Record<string, unknown>,
+    org_id: m.orgId,
+    created_at: iso(m.createdAt),
+  };
+}
+
+export function poolView(p: PoolRow) {
+  return {
+    pool_id: p.id,
+    pool_name: p.poolName,
+    owner_type: p.ownerType,
+    owner_id: p.ownerId,
+    org_id: p.orgId,
+    provider: p.provider,
+    allowed_gpu_types: p.allowedGpuTypes,
+    max_cost_per_hour: p.maxCostPerHour,
+    is_dedicated: p.isDedicated,
+    provider_pool_id: p.providerPoolId,
+    scheduling_policy_json: p.schedulingPolicyJson as Record<string, unknown>,
+    status: p.status,
+    created_at: iso(p.createdAt),
+  };
+}
+
+export function nodeView(n: NodeRow) {
+  return {
+    node_id: n.id,
+    pool_id: n.poolId,
+    provider: n.provider,
+    provider_instance_id: n.providerInstanceId,
+    state: n.state,
+    gpu_type: n.gpuType,
+    gpu_allocated: n.gpuAllocated,
+    vcpu_allocated: n.vcpuAllocated,
+    ram_gb_allocated: n.ramGbAllocated,
+    health_score: n.healthScore,
+    expose_url: n.exposeUrl,
+    deployment_id: n.deploymentId,
+    replica_index: n.replicaIndex,
+    last_heartbeat_at: iso(n.lastHeartbeatAt),
+  };
+}
+
+export class OrchestrationService {
+  private readonly taskQueue: string;
+
+  constructor(private readonly deps: OrchestrationDeps) {
+    this.taskQueue = deps.taskQueue ?? deps.config.temporal.taskQueue;
+  }
+
+  // ───────────────────────────── model registry ─────────────────────────────
+
+  async registerModel(caller: Caller, input: RegisterModelInput) {
+    requirePermission(caller, 'models:write');
+    const orgId = resolveOrg(caller, input.org_id);
+    try {
+      const m = await this.deps.db.registeredModel.create({
+        data: {
+          orgId,
+          modelName: input.model_name,
+          modelVersion: input.model_version,
+          backend: input.backend,
+          artifactUri: input.artifact_uri,
+          configJson: input.config_json as object,
+        },
+      });
+      return modelView(m);
+    } catch (err) {
+      if ((err as { code?: string }).code === 'P2002') {
+        throw conflict(`model ${input.model_name} version ${input.model_version} is already registered`, { field: 'model_version' });
+      }
+      throw err;
+    }
+  }
+
+  async getModel(caller: Caller, name: string, version: string, orgHint?: string) {
+    requirePermission(caller, 'models:read');
+    const orgId = resolveOrg(caller, orgHint);
+    const m = await this.deps.db.registeredModel.findFirst({ where: { orgId, modelName: name, modelVersion: version } });
+    if (!m) throw notFound(`model ${name} version ${version}`);
+    return modelView(m);
+  }
+
+  async listModels(caller: Caller, name: string | undefined, orgHint?: string) {
+    requirePermission(caller, 'models:read');
+    const orgId = resolveOrg(caller, orgHint);
+    const rows = await this.deps.db.registeredModel.findMany({
+      where: { orgId, ...(name ? { modelName: name } : {}) },
+      orderBy: [{ modelName: 'asc' }, { createdAt: 'desc' }],
+      take: 500,
+    });
+    return rows.map(modelView);
+  }
+
+  async deleteModel(caller: Caller, input: DeleteModelInput) {
+    requirePermission(caller, 'models:write');
+    const orgId = resolveOrg(caller, input.org_id);
+    const m = await this.deps.db.registeredModel.findFirst({ where: { orgId, modelName: input.model_name, modelVersion: input.model_version } });
+    if (!m) throw notFound(`model ${input.model_name} version ${input.model_version}`);
+    const inUse = await this.deps.db.deployment.count({ where: { modelId: m.id } });
+    if (inUse > 0) throw conflict(`model ${input.model_name} version ${input.model_version} is used by ${inUse} deployment(s); delete them first`);
+    await this.deps.db.registeredModel.delete({ where: { id: m.id } });
+    return { deleted: true, model_name: m.modelName, model_version: m.modelVersion };
+  }
+
+  // ───────────────────────────── compute pools ─────────────────────────────
+
+  async createPool(caller: Caller, input: CreatePoolInput) {
+    requirePermission(caller, 'pools:write');
+    const orgId = resolveOrg(caller, input.org_id);
+    const ownerId = input.owner_id ?? (input.owner_type === 'org' ? orgId : caller.kind === 'user' ? caller.userId : orgId);
+    if (input.owner_type === 'org' && ownerId !== orgId) throw badRequest('owner_id must be the caller\'s organization for owner_type org', 'owner_id');
+    const id = randomUUID();
+    const pool = await this.deps.db.computePool.create({
+      data: {
+        id,
+        orgId,
+        poolName: input.pool_name,
+        ownerType: input.owner_type,
+        ownerId,
+        provider: input.provider,
+        allowedGpuTypes: input.allowed_gpu_types,
+        maxCostPerHour: input.max_cost_per_hour ?? null,
+        isDedicated: input.is_dedicated,
+        providerPoolId: input.provider_pool_id ?? null,
+        schedulingPolicyJson: input.scheduling_policy_json as object,
+        status: 'ACTIVE',
+      },
+    });
+    return poolView(pool);
+  }
+
+  async listPools(caller: Caller, ownerId: string) {
+    requirePermission(caller, 'pools:read');
+    const where = caller.kind === 'user' ? { orgId: caller.orgId, ownerId, deletedAt: null } : { ownerId, deletedAt: null };
+    const rows = await this.deps.db.computePool.findMany({ where, orderBy: { createdAt: 'desc' }, take: 500 });
+    return rows.map(poolView);
+  }
+
+  private async poolFor(caller: Caller, poolId: string): Promise<PoolRow> {
+    const pool = await this.deps.db.computePool.findFirst({
+      where: { id: poolId, deletedAt: null, ...(caller.kind === 'user' ? { orgId: caller.orgId } : {}) },
+    });
+    if (!pool) throw notFound(`pool ${poolId}`);
+    return pool;
+  }
+
+  async poolInventory(caller: Caller, poolId: string) {
+    requirePermission(caller, 'inventory:read');
+    const pool = await this.poolFor(caller, poolId);
+    const nodes = await this.deps.db.inventoryNode.findMany({ where: { poolId: pool.id }, orderBy: { createdAt: 'asc' }, take: 1000 });
+    return { pool_id: pool.id, provider: pool.provider, nodes: nodes.map(nodeView) };
+  }
+
+  async deletePool(caller: Caller, poolId: string) {
+    requirePermission(caller, 'pools:write');
+    const pool = await this.poolFor(caller, poolId);
+    const using = await this.deps.db.deployment.count({ where: { poolId: pool.id } });
+    if (using > 0) throw conflict(`pool ${pool.poolName} is used by ${using} deployment(s); delete them first`, { deployments: using });
+    await this.deps.db.computePool.update({ where: { id: pool.id }, data: { status: 'DELETED', deletedAt: new Date() } });
+    return { pool_id: pool.id, deleted: true };
+  }
+
+  // ───────────────────────────── deployments ─────────────────────────────
+
+  async deploy(caller: Caller, input: DeployInput) {
+    requirePermission(caller, 'deployments:write');
+    const orgId = resolveOrg(caller, input.org_id);
+    const { db, temporal, config } = this.deps;
+    const pool = await db.computePool.findFirst({ where: { id: input.pool_id, orgId, deletedAt: null } });
+    if (!pool) throw new AppError('not_found', `pool ${input.pool_id} not found`, { field: 'pool_id' });
+    if (pool.status !== 'ACTIVE') throw conflict(`pool ${pool.poolName} is ${pool.status}`, { field: 'pool_id' });
+    const model = await db.registeredModel.findFirst({ where: { orgId, modelName: input.model_name, modelVersion: input.model_version } });
+    if (!model) {
+      throw new AppError('not_found', `model ${input.model_name} version ${input.model_version} is not registered`, { field: 'model_name' });
+    }
+    const engine = input.engine ?? model.backend;
+    const id = randomUUID();
+    const workflowId = workflowIds.deployment(id);
+    const spec: DeploymentSpec = {
+      deploymentId: id,
+      orgId,
+      poolId: pool.id,
+      provider: pool.provider,
+      engine,
+      inferenceModel: input.inference_model ?? model.modelName,
+      modelName: model.modelName,
+      modelVersion: model.modelVersion,
+      artifactUri: model.artifactUri,
+      replicas: input.replicas,
+      gpuPerReplica: input.gpu_per_replica,
+      configuration: { ...(model.configJson as Record<string, unknown>), ...input.configuration },
+      readyTimeoutSeconds: config.engineReadyTimeoutSeconds,
+    };
+    await db.deployment.create({
+      data: {
+        id,
+        orgId,
+        ownerId: input.owner_id ?? (caller.kind === 'user' ? caller.userId : orgId),
+        modelId: model.id,
+        modelName: model.modelName,
+        modelVersion: model.modelVersion,
+        inferenceModel: spec.inferenceModel,
+        replicas: spec.replicas,
+        gpuPerReplica: spec.gpuPerReplica,
+        poolId: pool.id,
+        workloadType: input.workload_type,
+        engine,
+        configuration: spec.configuration as object,
+        status: 'PENDING',
+        workflowId,
+      },
+    });
+    try {
+      await temporal.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', {
+        taskQueue: this.taskQueue,
+        workflowId,
+        args: [spec],
+        typedSearchAttributes: [
+          { key: searchAttributes.deploymentId, value: id },
+          { key: searchAttributes.orgId, value: orgId },
+          { key: searchAttributes.provider, value: pool.provider },
+          { key: searchAttributes.model, value: spec.inferenceModel },
+          { key: searchAttributes.status, value: 'PENDING' },
+        ],
+        memo: { model: `${model.modelName}@${model.modelVersion}`, pool: pool.poolName, replicas: spec.replicas, engine },
+      });
+    } catch (err) {
+      await db.deployment.delete({ where: { id } }).catch(() => undefined);
+      if (err instanceof WorkflowExecutionAlreadyStartedError) throw conflict('deployment workflow already exists');
+      this.deps.log?.warn({ err }, 'could not start deployment workflow');
+      throw new AppError('unavailable', 'the orchestration engine (Temporal) is unreachable; nothing was deployed');
+    }
+    return { deployment_id: id, status: 'PENDING', workflow_id: workflowId };
+  }
+
+  async listDeployments(caller: Caller, orgHint?: string) {
+    requirePermission(caller, 'deployments:read');
+    const orgId = caller.kind === 'service' && !orgHint ? undefined : resolveOrg(caller, orgHint);
+    const rows = await this.deps.db.deployment.findMany({
+      where: orgId ? { orgId } : {},
+      orderBy: { createdAt: 'desc' },
+      take: 500,
+    });
+    return rows.map((d) => this.deploymentView(d));
+  }
+
+  private deploymentView(d: DeploymentRow) {
+    return {
+      deployment_id: d.id,
+      org_id: d.orgId,
+      owner_id: d.ownerId,
+      model_name: d.modelName,
+      model_version: d.modelVersion,
+      inference_model: d.inferenceModel,
+      replicas: d.replicas,
+      gpu_per_replica: d.gpuPerReplica,
+      pool_id: d.poolId,
+      workload_type: d.workloadType,
+      engine: d.engine,
+      configuration: d.configuration as Record<string, unknown>,
+      status: d.status,
+      status_reason: d.statusReason,
+      workflow_id: d.workflowId,
+      temporal_ui_url: temporalUiLink(this.deps.config, d.workflowId),
+      created_at: iso(d.createdAt),
+      updated_at: iso(d.updatedAt),
+    };
+  }
+
+  private async deploymentFor(caller: Caller, deploymentId: string): Promise<DeploymentRow> {
+    const d = await this.deps.db.deployment.findFirst({
+      where: { id: deploymentId, ...(caller.kind === 'user' ? { orgId: caller.orgId } : {}) },
+    });
+    if (!d) throw notFound(`deployment ${deploymentId}`);
+    return d;
+  }
+
+  async getDeployment(caller: Caller, deploymentId: string) {
+    requirePermission(caller, 'deployments:read');
+    const d = await this.deploymentFor(caller, deploymentId);
+    const [nodes, events] = await Promise.all([
+      this.deps.db.inventoryNode.findMany({ where: { deploymentId: d.id }, orderBy: { replicaIndex: 'asc' } }),
+      this.deps.db.deploymentEvent.findMany({ where: { deploymentId: d.id }, orderBy: { at: 'desc' }, take: 50 }),
+    ]);
+    return {
+      ...this.deploymentView(d),
+      nodes: nodes.map(nodeView),
+      events: events.map((e) => ({ at: iso(e.at), kind: e.kind, message: e.message })),
+    };
+  }
+
+  /** Sends a lifecycle update to the deployment's workflow; its validator decides if the transition is allowed. */
+  private async lifecycle(caller: Caller, deploymentId: string, action: 'start' | 'terminate' | 'delete'): Promise<DeploymentView> {
+    requirePermission(caller, 'deployments:write');
+    const d = await this.deploymentFor(caller, deploymentId);
+    const handle = this.deps.temporal.workflow.getHandle(d.workflowId);
+    const update = action === 'start' ? startUpdate : action === 'terminate' ? terminateUpdate : deleteUpdate;
+    try {
+      return await this.deps.temporal.withDeadline(Date.now() + 20_000, () => handle.executeUpdate(update));
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        const cause = err.cause as { message?: string; type?: string } | undefined;
+        throw conflict(cause?.message ?? `cannot ${action} deployment`, { status: d.status });
+      }
+      if (err instanceof WorkflowNotFoundError) throw conflict(`deployment ${d.id} has no running workflow (status ${d.status})`);
+      this.deps.log?.warn({ err }, `deployment ${action} failed`);
+      throw new AppError('unavailable', `the orchestration engine did not accept '${action}' in time; retry shortly`);
+    }
+  }
+
+  async start(caller: Caller, deploymentId: string) {
+    const view = await this.lifecycle(caller, deploymentId, 'start');
+    return { deployment_id: deploymentId, status: view.status, desired_state: view.desired };
+  }
+
+  async terminate(caller: Caller, deploymentId: string) {
+    const view = await this.lifecycle(caller, deploymentId, 'terminate');
+    return { deployment_id: deploymentId, status: view.status, desired_state: view.desired };
+  }
+
+  async delete(caller: Caller, deploymentId: string) {
+    const view = await this.lifecycle(caller, deploymentId, 'delete');
+    return { deployment_id: deploymentId, status: view.status, desired_state: view.desired };
+  }
+
+  // ───────────────────────────── inventory ─────────────────────────────
+
+  /**
+   * A node reports itself. Inventory is updated on every beat; the deployment's workflow is
+   * signalled only when the state changes, so steady heartbeats never grow workflow history.
+   */
+  async heartbeat(nodeTokenPresented: string | undefined, input: HeartbeatInput) {
+    const { db, config } = this.deps;
+    const node = await db.inventoryNode.findUnique({
+      where: { provider_providerInstanceId: { provider: input.provider, providerInstanceId: input.provider_instance_id } },
+    });
+    // Same answer for an unknown node and a bad token: a caller learns nothing about which nodes exist.
+    const tokenOk =
+      node?.nodeTokenHash && nodeTokenPresented !== undefined && constantTimeEqual(keyedHash(config.secrets.apiKeyPepper, nodeTokenPresented), node.nodeTokenHash);
+    if (!node || !tokenOk) throw new AppError('unauthorized', 'unknown node or invalid node token');
+    if (node.state === 'TERMINATED' && input.state !== 'TERMINATED') {
+      // A node we released that still runs: tell it so (its agent should exit).
+      throw new AppError('conflict', 'node was terminated', { state: 'TERMINATED' });
+    }
+    const rows = await db.$queryRaw<{ previous: string }[]>`
+      UPDATE inventory_nodes n
+         SET state = ${input.state}, health_score = ${Math.round(input.health_score)},
+             gpu_allocated = ${input.gpu_allocated}, vcpu_allocated = ${input.vcpu_allocated},
+             ram_gb_allocated = ${input.ram_gb_allocated}, expose_url = ${input.expose_url ?? null},
+             last_heartbeat_at = now(), updated_at = now()
+        FROM (SELECT id, state FROM inventory_nodes WHERE id = ${node.id}::uuid FOR UPDATE) old
+       WHERE n.id = old.id
+   RETURNING old.state AS previous`;
+    const previous = rows[0]?.previous;
+    const changed = previous !== input.state;
+    if (changed && node.deploymentId) {
+      try {
+        await this.deps.temporal.workflow.getHandle(workflowIds.deployment(node.deploymentId)).signal(nodeEventSignal, {
+          providerInstanceId: node.providerInstanceId,
+          state: input.state,
+          exposeUrl: input.expose_url ?? null,
+        });
+      } catch (err) {
+        if (!(err instanceof WorkflowNotFoundError)) {
+          // Undo the state change so the next beat retries the signal instead of losing it.
+          await db.inventoryNode.update({ where: { id: node.id }, data: { state: previous ?? node.state } });
+          throw new AppError('unavailable', 'could not notify the deployment workflow; retry');
+        }
+      }
+    }
+    return { node_id: node.id, state: input.state, state_changed: changed };
+  }
+}

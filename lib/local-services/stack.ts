@@ -1,0 +1,65 @@
+// Starts Inferia's own processes (gateways, sidecar, worker) against given services. Used by
+// `inferia up` and by the end-to-end tests, so both run the stack the same way.
+import { Supervisor } from './supervisor.js';
+
+export interface StackPorts {
+  filtration: number;
+  inference: number;
+  orchestration: number;
+  orchestrationGrpc: number;
+  sidecar: number;
+}
+
+export interface StackOptions {
+  /** DATABASE_URL, REDIS_URL, TEMPORAL_ADDRESS, secrets, INFERIA_ENV … */
+  env: NodeJS.ProcessEnv;
+  ports: StackPorts;
+  color?: boolean;
+  quiet?: boolean;
+}
+
+export interface Stack {
+  supervisor: Supervisor;
+  urls: { filtration: string; inference: string; orchestration: string; orchestrationGrpc: string; sidecar: string };
+  env: NodeJS.ProcessEnv;
+  stop(): Promise<void>;
+}
+
+export async function startStack(opts: StackOptions): Promise<Stack> {
+  const { ports } = opts;
+  const local = (p: number) => `http://127.0.0.1:${p}`;
+  const urls = {
+    filtration: local(ports.filtration),
+    inference: local(ports.inference),
+    orchestration: local(ports.orchestration),
+    orchestrationGrpc: `127.0.0.1:${ports.orchestrationGrpc}`,
+    sidecar: local(ports.sidecar),
+  };
+  const env: NodeJS.ProcessEnv = {
+    ...opts.env,
+    FILTRATION_PORT: String(ports.filtration),
+    INFERENCE_PORT: String(ports.inference),
+    ORCHESTRATION_PORT: String(ports.orchestration),
+    ORCHESTRATION_GRPC_PORT: String(ports.orchestrationGrpc),
+    SIDECAR_PORT: String(ports.sidecar),
+    FILTRATION_URL: urls.filtration,
+    ORCHESTRATION_URL: urls.orchestration,
+    NOSANA_SIDECAR_URL: urls.sidecar,
+  };
+  const supervisor = new Supervisor({ color: opts.color ?? false, quiet: opts.quiet });
+  const http = [
+    { name: 'filtration', script: 'gateways/filtration/main.ts', url: urls.filtration },
+    { name: 'orchestration', script: 'gateways/orchestration/main.ts', url: urls.orchestration },
+    { name: 'sidecar', script: 'sidecar/main.ts', url: urls.sidecar },
+    { name: 'inference', script: 'gateways/inference/main.ts', url: urls.inference },
+  ];
+  try {
+    for (const p of http) supervisor.start({ name: p.name, script: p.script, env });
+    supervisor.start({ name: 'worker', script: 'worker/main.ts', env });
+    await Promise.all(http.map((p) => supervisor.waitHealthy(p.name, `${p.url}/healthz`)));
+  } catch (err) {
+    await supervisor.stopAll(3000);
+    throw err;
+  }
+  return { supervisor, urls, env, stop: () => supervisor.stopAll() };
+}

@@ -1,0 +1,19 @@
+// DePIN sidecar (SIDECAR_PORT, default 3000): the Nosana and Akash calls live here, so the
+// orchestration side talks plain HTTP to it. This slice serves health and its mode; the
+// provider routes under /nosana/* and /akash/* are added with their adapters.
+import Fastify from 'fastify';
+import { loadConfig } from '../lib/config.js';
+import { commonPlugin } from '../lib/http/common.js';
+import { serverOptions } from '../lib/http/server-options.js';
+
+const config = loadConfig();
+const app = Fastify(serverOptions('sidecar', config));
+await app.register(commonPlugin, { service: 'sidecar', title: 'Inferia DePIN sidecar' });
+app.get('/status', async () => ({ service: 'depin-sidecar', nosana_mode: config.nosanaMode, providers: [] as string[] }));
+const close = async () => {
+  await app.close();
+  process.exit(0);
+};
+process.once('SIGINT', close);
+process.once('SIGTERM', close);
+await app.listen({ port: config.ports.sidecar, host: config.host });

@@ -1,0 +1,44 @@
+// The one place that wires workflows and activities into a Temporal worker.
+import { fileURLToPath } from 'node:url';
+import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createDeploymentActivities } from '../activities/deployment.activities.js';
+import { createProviderRegistry, type ProviderRegistry } from '../adapters/providers/registry.js';
+import type { Config } from '../lib/config.js';
+import type { Db } from '../lib/db.js';
+import type { Redis } from '../lib/redis.js';
+
+export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
+
+export interface WorkerDeps {
+  config: Config;
+  db: Db;
+  redis: Redis;
+  connection: NativeConnection;
+  providers?: ProviderRegistry;
+  taskQueue?: string;
+  /** A prebuilt bundle (tests build it once per file). */
+  workflowBundle?: WorkerOptions['workflowBundle'];
+}
+
+export function createActivities(deps: WorkerDeps) {
+  const { config } = deps;
+  return createDeploymentActivities({
+    db: deps.db,
+    redis: deps.redis,
+    providers: deps.providers ?? createProviderRegistry(config),
+    heartbeatUrl: `${config.urls.orchestration}/inventory/heartbeat`,
+    heartbeatIntervalMs: config.engineHeartbeatIntervalMs,
+    pepper: config.secrets.apiKeyPepper,
+  });
+}
+
+export async function createOrchestrationWorker(deps: WorkerDeps): Promise<Worker> {
+  return Worker.create({
+    connection: deps.connection,
+    namespace: deps.config.temporal.namespace,
+    taskQueue: deps.taskQueue ?? deps.config.temporal.taskQueue,
+    ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
+    activities: createActivities(deps),
+    shutdownGraceTime: '10 seconds',
+  });
+}

@@ -1,0 +1,2 @@
+// Every workflow the orchestration worker runs (the worker bundles this file).
+export { deploymentWorkflow } from './deployment.workflow.js';
