@@ -24,42 +24,48 @@ export async function seedRoles(db: Db): Promise<void> {
   }
 }
 
+export interface OrgSeed {
+  slug: string;
+  name: string;
+  adminEmail: string;
+  /** Keep these when they still work (a restart prints the same credentials). */
+  adminPassword?: string;
+  apiKey?: string;
+  role?: 'owner' | 'admin' | 'operator' | 'viewer';
+}
+
 /**
- * Creates (or finds) the demo org. `previous` is what an earlier run printed: its password and
- * key are kept when they still work, so a restart prints the same credentials.
+ * Creates (or finds) an organisation with an admin, an API key, a `local` pool and the
+ * registered `mock` model. Used for the demo org and by tests (each with its own slug).
  */
-export async function seedDemo(db: Db, config: Config, previous?: Partial<DemoCredentials>): Promise<DemoCredentials> {
+export async function seedOrg(db: Db, config: Config, seed: OrgSeed): Promise<DemoCredentials> {
   await seedRoles(db);
-  const org = await db.organization.upsert({
-    where: { slug: 'demo' },
-    create: { name: 'Demo organization', slug: 'demo' },
-    update: {},
-  });
-  const email = 'admin@inferia.local';
-  let password = previous?.admin_password;
+  const org = await db.organization.upsert({ where: { slug: seed.slug }, create: { name: seed.name, slug: seed.slug }, update: {} });
+  const email = seed.adminEmail.toLowerCase();
+  let password = seed.adminPassword;
   let user = await db.user.findUnique({ where: { email } });
   if (!user) {
-    password = randomToken(12);
-    user = await db.user.create({ data: { email, name: 'Demo admin', passwordHash: await hashPassword(password) } });
+    password ??= randomToken(12);
+    user = await db.user.create({ data: { email, name: `${seed.name} admin`, passwordHash: await hashPassword(password) } });
   } else if (!password) {
     // The password was lost with the data folder's demo.json: set a new one.
     password = randomToken(12);
     await db.user.update({ where: { id: user.id }, data: { passwordHash: await hashPassword(password) } });
   }
-  const owner = await db.role.findFirstOrThrow({ where: { orgId: null, name: 'owner' } });
+  const role = await db.role.findFirstOrThrow({ where: { orgId: null, name: seed.role ?? 'owner' } });
   await db.membership.upsert({
     where: { userId_orgId: { userId: user.id, orgId: org.id } },
-    create: { userId: user.id, orgId: org.id, roleId: owner.id },
+    create: { userId: user.id, orgId: org.id, roleId: role.id },
     update: {},
   });
 
-  let apiKey = previous?.api_key;
+  let apiKey = seed.apiKey;
   const parsed = apiKey ? parseApiKey(apiKey) : undefined;
   const keyRow = parsed ? await db.apiKey.findUnique({ where: { prefix: parsed.prefix } }) : null;
   if (!apiKey || !keyRow || keyRow.revokedAt || keyRow.keyHash !== keyedHash(config.secrets.apiKeyPepper, apiKey)) {
     const generated = generateApiKey(config.secrets.apiKeyPepper);
     await db.apiKey.create({
-      data: { orgId: org.id, userId: user.id, name: 'demo key', prefix: generated.prefix, keyHash: generated.hash, scopes: ['inference'] },
+      data: { orgId: org.id, userId: user.id, name: `${seed.slug} key`, prefix: generated.prefix, keyHash: generated.hash, scopes: ['inference'] },
     });
     apiKey = generated.key;
   }
@@ -84,4 +90,15 @@ export async function seedDemo(db: Db, config: Config, previous?: Partial<DemoCr
     model_name: 'mock',
     model_version: '1.0',
   };
+}
+
+/** The demo organisation `inferia up` prints; `previous` is what an earlier run printed. */
+export function seedDemo(db: Db, config: Config, previous?: Partial<DemoCredentials>): Promise<DemoCredentials> {
+  return seedOrg(db, config, {
+    slug: 'demo',
+    name: 'Demo organization',
+    adminEmail: 'admin@inferia.local',
+    adminPassword: previous?.admin_password,
+    apiKey: previous?.api_key,
+  });
 }

@@ -1,8 +1,10 @@
 // The Temporal worker process: runs workflows and activities on the orchestration task queue.
+import { Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfig } from '../lib/config.js';
 import { createDb } from '../lib/db.js';
 import { createRedis } from '../lib/redis.js';
+import { ensureSearchAttributes } from '../lib/temporal.js';
 import { createOrchestrationWorker } from './create-worker.js';
 
 const config = loadConfig();
@@ -13,6 +15,10 @@ Runtime.install({
 });
 const db = createDb(config.databaseUrl);
 const redis = createRedis(config.redisUrl, 'worker');
+const admin = await Connection.connect({ address: config.temporal.address });
+const added = await ensureSearchAttributes(admin, config.temporal.namespace);
+if (added.length > 0) console.log(`registered search attributes: ${added.join(', ')}`);
+await admin.close();
 const connection = await NativeConnection.connect({ address: config.temporal.address });
 const worker = await createOrchestrationWorker({ config, db, redis, connection });
 console.log(`worker polling task queue ${config.temporal.taskQueue} on ${config.temporal.address}`);

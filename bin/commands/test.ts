@@ -3,7 +3,7 @@
 // whole Vitest suite against them, then stop what it started. No gateway is left running.
 import { spawn } from 'node:child_process';
 import { createLocalProvider } from '../../adapters/providers/local/local-provider.js';
-import { rmSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
   TEST_PORTS,
@@ -26,6 +26,13 @@ function run(cmd: string, args: string[], env: NodeJS.ProcessEnv = process.env):
     const child = spawn(cmd, args, { cwd: ROOT, stdio: 'inherit', env });
     child.on('exit', (code, signal) => resolve(code ?? (signal ? 1 : 0)));
   });
+}
+
+/** The closing line CI reads: `Tests: N passed, M failed, K skipped`. */
+function printSummary(file: string) {
+  if (!existsSync(file)) return;
+  const r = JSON.parse(readFileSync(file, 'utf8')) as { numPassedTests: number; numFailedTests: number; numPendingTests: number; numTodoTests: number };
+  process.stdout.write(`\nTests: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped\n`);
 }
 
 export async function test(args: string[]): Promise<number> {
@@ -69,7 +76,11 @@ export async function test(args: string[]): Promise<number> {
       LOG_LEVEL: env.LOG_LEVEL ?? 'warn',
     };
     progress('running the suite (vitest) …');
-    return await run(bin('vitest'), ['run', ...args], testEnv);
+    const results = join(dataDir, 'vitest-results.json');
+    rmSync(results, { force: true });
+    const code = await run(bin('vitest'), ['run', '--reporter=default', '--reporter=json', `--outputFile.json=${results}`, ...args], testEnv);
+    printSummary(results);
+    return code;
   } finally {
     if (!keep) {
       if (owned.temporal) await stopTemporal(dataDir);

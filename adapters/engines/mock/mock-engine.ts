@@ -156,7 +156,12 @@ export async function startMockEngine(options: MockEngineOptions) {
     sendJson(res, 200, {
       object: 'list',
       model,
-      data: inputs.map((text, index) => ({ object: 'embedding', index, embedding: embeddingFor(text) })),
+      data: inputs.map((text, index) => {
+        const vector = embeddingFor(text);
+        // The official clients ask for base64 (little-endian float32), as OpenAI serves it.
+        const embedding = body.encoding_format === 'base64' ? Buffer.from(new Float32Array(vector).buffer).toString('base64') : vector;
+        return { object: 'embedding', index, embedding };
+      }),
       usage: { prompt_tokens: tokens, total_tokens: tokens },
     });
   };

@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig } from './config.js';
+
+const strong = {
+  JWT_SECRET: 'j'.repeat(40),
+  INTERNAL_SERVICE_TOKEN: 's'.repeat(40),
+  API_KEY_PEPPER: 'p'.repeat(40),
+  ENCRYPTION_KEY: 'ab'.repeat(32),
+};
+
+describe('loadConfig', () => {
+  it('gives the seed defaults for ports and the orchestration task queue', () => {
+    const c = loadConfig({});
+    expect(c.ports).toMatchObject({ filtration: 8000, inference: 8001, orchestration: 8080, orchestrationGrpc: 50051, sidecar: 3000, dashboard: 3001 });
+    expect(c.temporal.taskQueue).toBe('inferia-orchestration');
+    expect(c.urls.sidecar).toBe('http://127.0.0.1:3000');
+    expect(c.isDev).toBe(true);
+  });
+
+  it('is pure: the same environment gives the same config', () => {
+    expect(loadConfig({ ...strong, FILTRATION_PORT: '9000' })).toEqual(loadConfig({ ...strong, FILTRATION_PORT: '9000' }));
+  });
+
+  it('refuses to start in production with missing or development secrets', () => {
+    expect(() => loadConfig({ INFERIA_ENV: 'production' })).toThrow(ConfigError);
+    expect(() => loadConfig({ ...strong, INFERIA_ENV: 'production', JWT_SECRET: 'insecure-dev-whatever-000000000000000' })).toThrow(/JWT_SECRET/);
+    expect(() => loadConfig({ ...strong, INFERIA_ENV: 'production', ENCRYPTION_KEY: 'short' })).toThrow(/ENCRYPTION_KEY/);
+    expect(loadConfig({ ...strong, INFERIA_ENV: 'production' }).secrets.encryptionKey).toHaveLength(32);
+  });
+
+  it('names the bad variable', () => {
+    expect(() => loadConfig({ INFERENCE_PORT: 'eighty' })).toThrow(/INFERENCE_PORT/);
+    expect(() => loadConfig({ TRUST_PROXY: 'maybe' })).toThrow(/TRUST_PROXY/);
+    expect(() => loadConfig({ ACCESS_TOKEN_TTL_SECONDS: '3600' })).toThrow(/ACCESS_TOKEN_TTL_SECONDS/);
+  });
+
+  it('parses booleans strictly', () => {
+    expect(loadConfig({ TRUST_PROXY: 'yes' }).trustProxy).toBe(true);
+    expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
+    expect(loadConfig({}).trustProxy).toBe(false);
+  });
+});

@@ -1,0 +1,160 @@
+// The whole platform as separate processes (filtration, orchestration, inference, sidecar,
+// worker) on the real services, driven by real clients: a login, a deployment through the
+// orchestration API, chat through the official `openai` client, the workflow in Temporal.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import OpenAI from 'openai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InferiaApi, waitForStatus } from '../../bin/api-client.js';
+import type { Config } from '../../lib/config.js';
+import { startStack, type Stack } from '../../lib/local-services/stack.js';
+import { createTemporalClient } from '../../lib/temporal.js';
+import { searchAttributes, workflowIds } from '../../lib/temporal-names.js';
+import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
+import { freePort, testConfig, uniq, waitFor } from '../helpers/env.js';
+import { connect } from '../helpers/services.js';
+
+let stack: Stack;
+let config: Config;
+let services: ReturnType<typeof connect>;
+let org: DemoCredentials;
+let api: InferiaApi;
+let openai: OpenAI;
+let deploymentId: string;
+
+beforeAll(async () => {
+  const taskQueue = uniq('e2e');
+  const overrides = {
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    ENGINE_HEARTBEAT_INTERVAL_MS: '1000',
+    LOCAL_ENGINE_DIR: mkdtempSync(join(tmpdir(), 'inferia-e2e-engines-')),
+    LOG_LEVEL: 'warn',
+  };
+  config = testConfig(overrides);
+  services = connect(config, 'e2e');
+  const slug = uniq('e2e');
+  org = await seedOrg(services.db, config, { slug, name: slug, adminEmail: `${slug}@test.local` });
+  const ports = {
+    filtration: await freePort(),
+    inference: await freePort(),
+    orchestration: await freePort(),
+    orchestrationGrpc: await freePort(),
+    sidecar: await freePort(),
+  };
+  stack = await startStack({ env: { ...process.env, ...overrides }, ports, quiet: !process.env.E2E_VERBOSE });
+  api = new InferiaApi(stack.urls);
+  await api.login(org.admin_email, org.admin_password);
+  openai = new OpenAI({ baseURL: `${stack.urls.inference}/v1`, apiKey: org.api_key, maxRetries: 0 });
+
+  const out = await api.orchestration<{ deployment_id: string }>('POST', '/deployment/deploy', {
+    model_name: 'mock',
+    model_version: '1.0',
+    replicas: 1,
+    gpu_per_replica: 0,
+    pool_id: org.pool_id,
+    workload_type: 'inference',
+    engine: 'mock',
+    configuration: {},
+    org_id: org.org_id,
+    inference_model: 'mock',
+  });
+  deploymentId = out.deployment_id;
+  await waitForStatus(api, deploymentId, ['RUNNING'], { timeoutMs: 90_000 });
+}, 240_000);
+
+afterAll(async () => {
+  if (deploymentId && api) {
+    await api.orchestration('POST', '/deployment/terminate', { deployment_id: deploymentId }).catch(() => undefined);
+    await waitForStatus(api, deploymentId, ['STOPPED'], { timeoutMs: 30_000 }).catch(() => undefined);
+  }
+  await stack?.stop();
+  await services?.close();
+});
+
+describe('the platform end to end', () => {
+  it('serves a chat completion through the official openai client', async () => {
+    const out = await openai.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'Hello from e2e' }] });
+    expect(out.object).toBe('chat.completion');
+    expect(out.choices[0]?.message.content).toBe('This is the mock engine serving mock. You said: Hello from e2e');
+    expect(out.usage?.total_tokens).toBeGreaterThan(0);
+  });
+
+  it('streams tokens with the client streaming helper', async () => {
+    const stream = await openai.chat.completions.create({
+      model: 'mock',
+      messages: [{ role: 'user', content: 'stream please' }],
+      stream: true,
+      stream_options: { include_usage: true },
+    });
+    const parts: string[] = [];
+    let usage: number | undefined;
+    for await (const chunk of stream) {
+      parts.push(chunk.choices[0]?.delta.content ?? '');
+      usage = chunk.usage?.total_tokens ?? usage;
+    }
+    expect(parts.join('')).toBe('This is the mock engine serving mock. You said: stream please');
+    expect(parts.filter(Boolean).length).toBeGreaterThan(3);
+    expect(usage).toBeGreaterThan(0);
+  });
+
+  it('lists the running model and sets a request id', async () => {
+    const { data, response } = await openai.models.list().withResponse();
+    expect(data.data.map((m) => m.id)).toContain('mock');
+    expect(response.headers.get('x-request-id')).toMatch(/^req_/);
+  });
+
+  it("answers an unknown model, a bad key and a bad body in OpenAI's error shape", async () => {
+    await expect(openai.chat.completions.create({ model: 'no-such-model', messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({
+      status: 404,
+      code: 'model_not_found',
+    });
+    const stranger = new OpenAI({ baseURL: `${stack.urls.inference}/v1`, apiKey: 'sk-inf-000000000000.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA', maxRetries: 0 });
+    await expect(stranger.models.list()).rejects.toBeInstanceOf(OpenAI.AuthenticationError);
+    await expect(openai.chat.completions.create({ model: 'mock', messages: 'hello' as never })).rejects.toMatchObject({
+      status: 400,
+      param: 'messages',
+    });
+  });
+
+  it('shows the deployment as a workflow in Temporal with its search attributes and memo', async () => {
+    const temporal = await createTemporalClient(config);
+    try {
+      const description = await temporal.workflow.getHandle(workflowIds.deployment(deploymentId)).describe();
+      expect(description.type).toBe('deploymentWorkflow');
+      expect(description.status.name).toBe('RUNNING');
+      expect(description.taskQueue).toBe(config.temporal.taskQueue);
+      const sa = description.typedSearchAttributes;
+      expect(sa.get(searchAttributes.deploymentId)).toBe(deploymentId);
+      expect(sa.get(searchAttributes.orgId)).toBe(org.org_id);
+      expect(sa.get(searchAttributes.provider)).toBe('local');
+      expect(sa.get(searchAttributes.model)).toBe('mock');
+      expect(sa.get(searchAttributes.status)).toBe('RUNNING');
+      expect(await description.memo).toMatchObject({ model: 'mock@1.0', replicas: 1, engine: 'mock' });
+      // Visible to list queries on the custom attributes, as an operator filters in the UI.
+      const found: string[] = [];
+      for await (const wf of temporal.workflow.list({ query: `InferiaDeploymentId = '${deploymentId}'` })) found.push(wf.workflowId);
+      expect(found).toEqual([workflowIds.deployment(deploymentId)]);
+    } finally {
+      await temporal.connection.close();
+    }
+  });
+
+  it('stops routing to a terminated deployment and serves again once started', async () => {
+    await api.orchestration('POST', '/deployment/terminate', { deployment_id: deploymentId });
+    await waitForStatus(api, deploymentId, ['STOPPED'], { timeoutMs: 30_000 });
+    await waitFor(async () => {
+      try {
+        await openai.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'x' }] });
+        return false;
+      } catch (err) {
+        return (err as { status?: number }).status === 404;
+      }
+    }, 10_000);
+
+    await api.orchestration('POST', '/deployment/start', { deployment_id: deploymentId });
+    await waitForStatus(api, deploymentId, ['RUNNING'], { timeoutMs: 60_000 });
+    const out = await waitFor(async () => openai.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'again' }] }), 10_000);
+    expect(out.choices[0]?.message.content).toContain('You said: again');
+  });
+});

@@ -1,0 +1,67 @@
+// The local provider against real processes: idempotent start and stop, logs, discovery.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createLocalProvider, localInstanceId } from '../../adapters/providers/local/local-provider.js';
+import type { EngineSpec } from '../../adapters/providers/types.js';
+import { uniq, waitFor } from '../helpers/env.js';
+
+const provider = createLocalProvider({ engineDir: mkdtempSync(join(tmpdir(), 'inferia-local-')) });
+
+const spec = (deploymentId: string, engine = 'mock'): EngineSpec => ({
+  deploymentId,
+  replicaIndex: 0,
+  poolId: 'pool',
+  engine,
+  model: 'local-test',
+  artifactUri: 'inferia/mock-engine',
+  gpuPerReplica: 0,
+  configuration: {},
+  // Nothing listens here: the engine serves anyway and logs that its heartbeat failed.
+  heartbeat: { url: 'http://127.0.0.1:9/inventory/heartbeat', token: 't', intervalMs: 60_000 },
+});
+
+const started: string[] = [];
+afterAll(async () => {
+  for (const id of started) await provider.stopEngine(id);
+});
+
+describe('local provider', () => {
+  it('starts one engine per replica however often it is asked, and stops it', async () => {
+    const deploymentId = uniq('dep');
+    const first = await provider.startEngine(spec(deploymentId));
+    started.push(first.providerInstanceId);
+    const again = await provider.startEngine(spec(deploymentId));
+    expect(again.providerInstanceId).toBe(first.providerInstanceId);
+    expect(again.metadata.pid).toBe(first.metadata.pid);
+    expect(first.providerInstanceId).toBe(localInstanceId(deploymentId, 0));
+
+    const lines = await waitFor(async () => {
+      const l = await provider.getLogs(first.providerInstanceId);
+      return l.some((x) => x.includes('serving local-test')) ? l : undefined;
+    }, 20_000);
+    const url = /serving local-test on (\S+)/.exec(lines.join('\n'))![1]!;
+    const res = await fetch(`${url}/health`);
+    expect(res.status).toBe(200);
+
+    expect((await provider.discoverNodes()).map((n) => n.providerInstanceId)).toContain(first.providerInstanceId);
+    const rec = await provider.reconcile([first.providerInstanceId, 'local-gone-r0']);
+    expect(rec.vanished).toEqual(['local-gone-r0']);
+
+    await provider.stopEngine(first.providerInstanceId);
+    await provider.stopEngine(first.providerInstanceId); // idempotent
+    expect((await provider.getNodeMetadata(first.providerInstanceId)).running).toBe(false);
+    await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+
+  it('refuses an engine this host cannot run, with a reason', async () => {
+    await expect(provider.startEngine(spec(uniq('dep'), 'vllm'))).rejects.toThrow(/cannot run on the local provider/);
+  });
+
+  it('lists this host as a resource', async () => {
+    const [host] = await provider.listResources();
+    expect(host?.vcpu).toBeGreaterThan(0);
+    expect(host?.gpuCount).toBe(0);
+  });
+});

@@ -1,0 +1,215 @@
+// The deployment workflow on the real Temporal dev server (started by `npm test`), with stub
+// activities: every state transition, the update validators, and failure paths.
+import { ApplicationFailure } from '@temporalio/activity';
+import { WorkflowUpdateFailedError } from '@temporalio/client';
+import { TestWorkflowEnvironment } from '@temporalio/testing';
+import { Worker, bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { DeploymentActivities } from '../activities/deployment.activities.js';
+import { searchAttributes, workflowIds } from '../lib/temporal-names.js';
+import { uniq, waitFor } from '../tests/helpers/env.js';
+import { WORKFLOWS_PATH } from '../worker/create-worker.js';
+import {
+  deleteUpdate,
+  nodeEventSignal,
+  startUpdate,
+  statusQuery,
+  terminateUpdate,
+  type DeploymentSpec,
+  type DeploymentStatus,
+} from './deployment.messages.js';
+import type { deploymentWorkflow } from './deployment.workflow.js';
+
+let env: TestWorkflowEnvironment;
+let bundle: WorkflowBundleWithSourceMap;
+
+beforeAll(async () => {
+  const address = process.env.TEMPORAL_ADDRESS;
+  if (!address) throw new Error('TEMPORAL_ADDRESS is not set: run the suite with `npm test`');
+  env = await TestWorkflowEnvironment.createFromExistingServer({ address, namespace: 'default' });
+  bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: { log: () => {}, trace: () => {}, debug: () => {}, info: () => {}, warn: () => {}, error: () => {} } });
+});
+
+afterAll(async () => {
+  await env?.teardown();
+});
+
+interface Recorder {
+  statuses: DeploymentStatus[];
+  reasons: (string | null)[];
+  started: number[];
+  stopped: string[];
+  removed: number;
+}
+
+function stubActivities(rec: Recorder, overrides: Partial<DeploymentActivities> = {}): DeploymentActivities {
+  return {
+    async recordStatus({ status, reason }) {
+      rec.statuses.push(status);
+      rec.reasons.push(reason);
+    },
+    async startReplica({ spec, replicaIndex }) {
+      rec.started.push(replicaIndex);
+      return { nodeId: `node-${replicaIndex}`, providerInstanceId: `${spec.deploymentId}-r${replicaIndex}` };
+    },
+    async stopReplica({ providerInstanceId }) {
+      rec.stopped.push(providerInstanceId);
+    },
+    async removeDeployment() {
+      rec.removed += 1;
+    },
+    ...overrides,
+  };
+}
+
+function spec(deploymentId: string, replicas: number, readyTimeoutSeconds = 60): DeploymentSpec {
+  return {
+    deploymentId,
+    orgId: 'org-test',
+    poolId: 'pool-test',
+    provider: 'local',
+    engine: 'mock',
+    inferenceModel: 'mock',
+    modelName: 'mock',
+    modelVersion: '1.0',
+    artifactUri: 'inferia/mock-engine',
+    replicas,
+    gpuPerReplica: 0,
+    configuration: {},
+    readyTimeoutSeconds,
+  };
+}
+
+async function withWorker(activities: DeploymentActivities, fn: (taskQueue: string) => Promise<void>) {
+  const taskQueue = uniq('wf-deployment');
+  const worker = await Worker.create({ connection: env.nativeConnection, taskQueue, workflowBundle: bundle, activities });
+  await worker.runUntil(fn(taskQueue));
+}
+
+describe('deploymentWorkflow', () => {
+  it('deploys, waits for every replica to report READY, stops, starts again and deletes', async () => {
+    const rec: Recorder = { statuses: [], reasons: [], started: [], stopped: [], removed: 0 };
+    const id = uniq('dep');
+    await withWorker(stubActivities(rec), async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', {
+        taskQueue,
+        workflowId: workflowIds.deployment(id),
+        args: [spec(id, 2)],
+        typedSearchAttributes: [
+          { key: searchAttributes.deploymentId, value: id },
+          { key: searchAttributes.orgId, value: 'org-test' },
+        ],
+      });
+      const deploying = await waitFor(async () => {
+        const s = await handle.query(statusQuery);
+        return s.status === 'DEPLOYING' && s.replicas.every((r) => r.providerInstanceId) ? s : undefined;
+      });
+      expect(deploying.replicas.map((r) => r.state)).toEqual(['PROVISIONING', 'PROVISIONING']);
+
+      // One replica ready is not enough.
+      await handle.signal(nodeEventSignal, { providerInstanceId: `${id}-r0`, state: 'READY', exposeUrl: 'http://127.0.0.1:1' });
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await handle.query(statusQuery)).status).toBe('DEPLOYING');
+      await handle.signal(nodeEventSignal, { providerInstanceId: `${id}-r1`, state: 'READY', exposeUrl: 'http://127.0.0.1:2' });
+      const running = await waitFor(async () => {
+        const s = await handle.query(statusQuery);
+        return s.status === 'RUNNING' ? s : undefined;
+      });
+      expect(running.replicas.map((r) => r.exposeUrl)).toEqual(['http://127.0.0.1:1', 'http://127.0.0.1:2']);
+
+      // Updates are validated against the current state.
+      await expect(handle.executeUpdate(startUpdate)).rejects.toBeInstanceOf(WorkflowUpdateFailedError);
+      await expect(handle.executeUpdate(deleteUpdate)).rejects.toMatchObject({ cause: { message: expect.stringMatching(/cannot delete a deployment that is RUNNING/) } });
+
+      await handle.executeUpdate(terminateUpdate);
+      await waitFor(async () => (await handle.query(statusQuery)).status === 'STOPPED');
+      expect(rec.stopped).toEqual([`${id}-r0`, `${id}-r1`]);
+      await expect(handle.executeUpdate(terminateUpdate)).rejects.toMatchObject({ cause: { message: expect.stringMatching(/cannot terminate a deployment that is STOPPED/) } });
+
+      // Start again: stale READY states from the first run must not count.
+      await handle.executeUpdate(startUpdate);
+      await waitFor(async () => (await handle.query(statusQuery)).status === 'DEPLOYING' && rec.started.length === 4);
+      await new Promise((r) => setTimeout(r, 300));
+      expect((await handle.query(statusQuery)).status).toBe('DEPLOYING');
+      for (const i of [0, 1]) await handle.signal(nodeEventSignal, { providerInstanceId: `${id}-r${i}`, state: 'READY', exposeUrl: null });
+      await waitFor(async () => (await handle.query(statusQuery)).status === 'RUNNING');
+
+      await handle.executeUpdate(terminateUpdate);
+      await waitFor(async () => (await handle.query(statusQuery)).status === 'STOPPED');
+      await handle.executeUpdate(deleteUpdate);
+      const result = await handle.result();
+      expect(result.status).toBe('DELETED');
+      expect(rec.removed).toBe(1);
+
+      const description = await handle.describe();
+      expect(description.typedSearchAttributes.get(searchAttributes.deploymentId)).toBe(id);
+      expect(description.typedSearchAttributes.get(searchAttributes.status)).toBe('DELETED');
+    });
+    expect(rec.statuses).toEqual(['DEPLOYING', 'RUNNING', 'STOPPING', 'STOPPED', 'DEPLOYING', 'RUNNING', 'STOPPING', 'STOPPED']);
+  });
+
+  it('fails with the reason when replicas never report READY, and releases what it started', async () => {
+    const rec: Recorder = { statuses: [], reasons: [], started: [], stopped: [], removed: 0 };
+    const id = uniq('dep');
+    await withWorker(stubActivities(rec), async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', {
+        taskQueue,
+        workflowId: workflowIds.deployment(id),
+        args: [spec(id, 1, 1)],
+      });
+      const failed = await waitFor(async () => {
+        const s = await handle.query(statusQuery);
+        return s.status === 'FAILED' ? s : undefined;
+      });
+      expect(failed.reason).toMatch(/did not report READY within 1 s/);
+      expect(rec.stopped).toEqual([`${id}-r0`]);
+      // A failed deployment can be deleted.
+      await handle.executeUpdate(deleteUpdate);
+      expect((await handle.result()).status).toBe('DELETED');
+    });
+  });
+
+  it('does not retry a provider configuration error and records it as the reason', async () => {
+    const rec: Recorder = { statuses: [], reasons: [], started: [], stopped: [], removed: 0 };
+    const id = uniq('dep');
+    let attempts = 0;
+    const activities = stubActivities(rec, {
+      async startReplica() {
+        attempts += 1;
+        throw ApplicationFailure.nonRetryable("engine 'vllm' cannot run on the local provider", 'ProviderConfigError');
+      },
+    });
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', {
+        taskQueue,
+        workflowId: workflowIds.deployment(id),
+        args: [spec(id, 1)],
+      });
+      const failed = await waitFor(async () => {
+        const s = await handle.query(statusQuery);
+        return s.status === 'FAILED' ? s : undefined;
+      });
+      expect(failed.reason).toContain("engine 'vllm' cannot run on the local provider");
+      expect(attempts).toBe(1);
+      await handle.terminate('test over');
+    });
+  });
+
+  it('stops a deployment that is terminated while it is still deploying', async () => {
+    const rec: Recorder = { statuses: [], reasons: [], started: [], stopped: [], removed: 0 };
+    const id = uniq('dep');
+    await withWorker(stubActivities(rec), async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', {
+        taskQueue,
+        workflowId: workflowIds.deployment(id),
+        args: [spec(id, 1)],
+      });
+      await waitFor(async () => (await handle.query(statusQuery)).status === 'DEPLOYING' && rec.started.length === 1);
+      await handle.executeUpdate(terminateUpdate);
+      await waitFor(async () => (await handle.query(statusQuery)).status === 'STOPPED');
+      expect(rec.stopped).toEqual([`${id}-r0`]);
+      expect(rec.statuses).not.toContain('RUNNING');
+      await handle.terminate('test over');
+    });
+  });
+});
