@@ -1,10 +1,12 @@
-// Orchestration gateway process: HTTP on ORCHESTRATION_PORT (gRPC is added beside it).
+// Orchestration gateway process: HTTP on ORCHESTRATION_PORT, gRPC on ORCHESTRATION_GRPC_PORT,
+// one service layer behind both.
 import Fastify from 'fastify';
 import { loadConfig } from '../../lib/config.js';
 import { createDb } from '../../lib/db.js';
 import { serverOptions } from '../../lib/http/server-options.js';
 import { createTemporalClient } from '../../lib/temporal.js';
 import { orchestrationApp } from './app.js';
+import { createOrchestrationGrpcServer, listen } from './grpc.js';
 import { OrchestrationService } from './service.js';
 
 const config = loadConfig();
@@ -20,7 +22,9 @@ await app.register(orchestrationApp, {
     temporal: await temporal.connection.workflowService.getSystemInfo({}).then(() => true, () => false),
   }),
 });
+const grpcServer = createOrchestrationGrpcServer({ config, service, log: app.log });
 app.addHook('onClose', async () => {
+  await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
   await temporal.connection.close();
   await db.$disconnect();
 });
@@ -32,3 +36,5 @@ const close = async () => {
 process.once('SIGINT', close);
 process.once('SIGTERM', close);
 await app.listen({ port: config.ports.orchestration, host: config.host });
+const grpcPort = await listen(grpcServer, config.host, config.ports.orchestrationGrpc);
+app.log.info({ port: grpcPort }, 'gRPC listening');

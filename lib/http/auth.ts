@@ -54,7 +54,11 @@ export function bearerToken(req: FastifyRequest): string | undefined {
 }
 
 export function authenticate(config: Config, req: FastifyRequest): Caller {
-  const token = bearerToken(req);
+  return authenticateToken(config, bearerToken(req));
+}
+
+/** The same check for any transport (HTTP header, gRPC metadata). */
+export function authenticateToken(config: Config, token: string | undefined): Caller {
   if (!token) throw unauthorized();
   if (constantTimeEqual(token, config.secrets.internalServiceToken)) return { kind: 'service', service: 'internal' };
   const claims = verifyAccessToken(config, token);

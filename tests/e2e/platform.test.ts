@@ -4,9 +4,13 @@
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import * as grpc from '@grpc/grpc-js';
+import * as protoLoader from '@grpc/proto-loader';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferiaApi, waitForStatus } from '../../bin/api-client.js';
+import { loadOrchestrationProto } from '../../gateways/orchestration/grpc.js';
 import type { Config } from '../../lib/config.js';
 import { startStack, type Stack } from '../../lib/local-services/stack.js';
 import { createTemporalClient } from '../../lib/temporal.js';
@@ -22,6 +26,7 @@ let org: DemoCredentials;
 let api: InferiaApi;
 let openai: OpenAI;
 let deploymentId: string;
+let accessToken: string;
 
 beforeAll(async () => {
   const taskQueue = uniq('e2e');
@@ -44,7 +49,7 @@ beforeAll(async () => {
   };
   stack = await startStack({ env: { ...process.env, ...overrides }, ports, quiet: !process.env.E2E_VERBOSE });
   api = new InferiaApi(stack.urls);
-  await api.login(org.admin_email, org.admin_password);
+  accessToken = await api.login(org.admin_email, org.admin_password);
   openai = new OpenAI({ baseURL: `${stack.urls.inference}/v1`, apiKey: org.api_key, maxRetries: 0 });
 
   const out = await api.orchestration<{ deployment_id: string }>('POST', '/deployment/deploy', {
@@ -156,5 +161,83 @@ describe('the platform end to end', () => {
     await waitForStatus(api, deploymentId, ['RUNNING'], { timeoutMs: 60_000 });
     const out = await waitFor(async () => openai.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'again' }] }), 10_000);
     expect(out.choices[0]?.message.content).toContain('You said: again');
+  });
+});
+
+type Unary = (req: object, meta: grpc.Metadata, cb: (err: grpc.ServiceError | null, res: Record<string, unknown>) => void) => void;
+type GrpcClient = grpc.Client & Record<string, Unary>;
+
+function grpcCall(client: GrpcClient, method: string, req: object, token?: string): Promise<Record<string, unknown>> {
+  const meta = new grpc.Metadata();
+  if (token) meta.set('authorization', `Bearer ${token}`);
+  return new Promise((resolve, reject) => client[method]!.call(client, req, meta, (err, res) => (err ? reject(err) : resolve(res))));
+}
+
+describe('the orchestration API over gRPC', () => {
+  const clients = () => {
+    const pkg = grpc.loadPackageDefinition(loadOrchestrationProto()) as unknown as {
+      inferia: { orchestration: { v1: Record<string, new (addr: string, creds: grpc.ChannelCredentials) => GrpcClient> } };
+    };
+    const v1 = pkg.inferia.orchestration.v1;
+    const creds = grpc.credentials.createInsecure();
+    return {
+      deployments: new v1.ModelDeploymentService!(stack.urls.orchestrationGrpc, creds),
+      pools: new v1.ComputePoolManagerService!(stack.urls.orchestrationGrpc, creds),
+      models: new v1.ModelRegistryService!(stack.urls.orchestrationGrpc, creds),
+    };
+  };
+
+  it('reads what the HTTP API reads, through the same service layer', async () => {
+    const c = clients();
+    const d = await grpcCall(c.deployments, 'GetDeployment', { deployment_id: deploymentId }, accessToken);
+    expect(d).toMatchObject({ deployment_id: deploymentId, workflow_id: workflowIds.deployment(deploymentId), inference_model: 'mock' });
+    expect(['RUNNING', 'DEPLOYING', 'STOPPED', 'STOPPING']).toContain(d.status);
+    const pools = await grpcCall(c.pools, 'ListPools', { owner_id: org.org_id }, accessToken);
+    expect((pools.pools as { pool_id: string }[]).map((p) => p.pool_id)).toContain(org.pool_id);
+    const model = await grpcCall(c.models, 'GetModel', { name: 'mock', version: '1.0' }, accessToken);
+    expect(model).toMatchObject({ model_name: 'mock', backend: 'mock', config_json: '{}' });
+  });
+
+  it('maps errors to gRPC status codes', async () => {
+    const c = clients();
+    await expect(grpcCall(c.deployments, 'GetDeployment', { deployment_id: deploymentId })).rejects.toMatchObject({ code: grpc.status.UNAUTHENTICATED });
+    await expect(grpcCall(c.deployments, 'GetDeployment', { deployment_id: 'nope' }, accessToken)).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringContaining('deployment_id'),
+    });
+    await expect(grpcCall(c.deployments, 'GetDeployment', { deployment_id: '00000000-0000-4000-8000-000000000000' }, accessToken)).rejects.toMatchObject({
+      code: grpc.status.NOT_FOUND,
+    });
+    await expect(grpcCall(c.deployments, 'DeployModel', { model_name: 'mock', pool_id: org.pool_id, replicas: -3 }, accessToken)).rejects.toMatchObject({
+      code: grpc.status.INVALID_ARGUMENT,
+      details: expect.stringContaining('replicas'),
+    });
+  });
+
+  it('answers server reflection', async () => {
+    const require = createRequire(import.meta.url);
+    const reflectionProto = require.resolve('@grpc/reflection/build/proto/grpc/reflection/v1alpha/reflection.proto');
+    const def = protoLoader.loadSync(reflectionProto, { keepCase: true });
+    const pkg = grpc.loadPackageDefinition(def) as unknown as {
+      grpc: { reflection: { v1alpha: { ServerReflection: new (a: string, c: grpc.ChannelCredentials) => grpc.Client & { ServerReflectionInfo: () => grpc.ClientDuplexStream<object, { list_services_response?: { service: { name: string }[] } }> } } } };
+    };
+    const client = new pkg.grpc.reflection.v1alpha.ServerReflection(stack.urls.orchestrationGrpc, grpc.credentials.createInsecure());
+    const names = await new Promise<string[]>((resolve, reject) => {
+      const call = client.ServerReflectionInfo();
+      call.on('data', (msg) => {
+        resolve((msg.list_services_response?.service ?? []).map((s: { name: string }) => s.name));
+        call.end();
+      });
+      call.on('error', reject);
+      call.write({ list_services: '*' });
+    });
+    client.close();
+    expect(names).toEqual(
+      expect.arrayContaining([
+        'inferia.orchestration.v1.ComputePoolManagerService',
+        'inferia.orchestration.v1.ModelRegistryService',
+        'inferia.orchestration.v1.ModelDeploymentService',
+      ]),
+    );
   });
 });
