@@ -15,6 +15,7 @@ import {
   stopTemporal,
 } from '../../lib/local-services/services.js';
 import { startStack, type Stack } from '../../lib/local-services/stack.js';
+import { isPortOpen } from '../../lib/local-services/system.js';
 import { applyMigrations } from '../../lib/migrate.js';
 import { seedDemo, type DemoCredentials } from '../../prisma/seed.js';
 import { InferiaApi, waitForStatus } from '../api-client.js';
@@ -80,6 +81,13 @@ export async function up(): Promise<number> {
     const db = createDb(databaseUrl, { max: 2 });
     const demo = await seedDemo(db, config, previous);
 
+    const busy: string[] = [];
+    for (const [name, port] of Object.entries(config.ports)) {
+      if (name !== 'dashboard' && (await isPortOpen(port))) busy.push(`${port} (${name})`);
+    }
+    if (busy.length > 0) {
+      throw new Error(`port(s) ${busy.join(', ')} already in use: stop what holds them, or set FILTRATION_PORT, INFERENCE_PORT, ORCHESTRATION_PORT, ORCHESTRATION_GRPC_PORT, SIDECAR_PORT`);
+    }
     progress('starting the gateways, the sidecar and the worker …');
     stack = await startStack({ env: baseEnv, ports: config.ports, color: tty });
     stack.supervisor.onUnexpectedExit = (name, code) => {

@@ -18,6 +18,7 @@ import {
   OwnerIdParams,
   PoolIdParams,
   RegisterModelBody,
+  StatusQuery,
 } from './schemas.js';
 import type { OrchestrationService } from './service.js';
 
@@ -64,8 +65,8 @@ export async function orchestrationApp(fastify: FastifyInstance, opts: Orchestra
   app.get('/deployment/deployments', { schema: { querystring: OrgQuery } }, async (req) => ({
     deployments: await service.listDeployments(caller(req), req.query.org_id),
   }));
-  app.get('/deployment/status/:deployment_id', { schema: { params: DeploymentIdParams } }, async (req) =>
-    service.getDeployment(caller(req), req.params.deployment_id),
+  app.get('/deployment/status/:deployment_id', { schema: { params: DeploymentIdParams, querystring: StatusQuery } }, async (req) =>
+    service.getDeployment(caller(req), req.params.deployment_id, { live: req.query.live }),
   );
   app.post('/deployment/start', { schema: { body: DeploymentIdBody } }, async (req, reply) =>
     reply.status(202).send(await service.start(caller(req), req.body.deployment_id)),

@@ -19,6 +19,7 @@ import {
   deleteUpdate,
   nodeEventSignal,
   startUpdate,
+  statusQuery,
   terminateUpdate,
   type DeploymentSpec,
   type DeploymentView,
@@ -326,17 +327,27 @@ export class OrchestrationService {
     return d;
   }
 
-  async getDeployment(caller: Caller, deploymentId: string) {
+  /**
+   * The Postgres projection, with nodes and recent events. `live` adds the workflow's own view
+   * (its status query), or `null` when the workflow cannot answer right now.
+   */
+  async getDeployment(caller: Caller, deploymentId: string, options: { live?: boolean } = {}) {
     requirePermission(caller, 'deployments:read');
     const d = await this.deploymentFor(caller, deploymentId);
-    const [nodes, events] = await Promise.all([
+    const [nodes, events, workflowState] = await Promise.all([
       this.deps.db.inventoryNode.findMany({ where: { deploymentId: d.id }, orderBy: { replicaIndex: 'asc' } }),
       this.deps.db.deploymentEvent.findMany({ where: { deploymentId: d.id }, orderBy: { at: 'desc' }, take: 50 }),
+      options.live
+        ? this.deps.temporal
+            .withDeadline(Date.now() + 5000, () => this.deps.temporal.workflow.getHandle(d.workflowId).query(statusQuery))
+            .catch(() => null)
+        : undefined,
     ]);
     return {
       ...this.deploymentView(d),
       nodes: nodes.map(nodeView),
       events: events.map((e) => ({ at: iso(e.at), kind: e.kind, message: e.message })),
+      ...(options.live ? { workflow_state: workflowState } : {}),
     };
   }
 

@@ -206,6 +206,12 @@ describe('orchestration gateway: a deployment from registration to deletion', ()
     });
     expect(((await answer.json()) as { model: string }).model).toBe(`${modelName}-chat`);
 
+    // The workflow's own view (its status query) agrees with the projection.
+    const live = await call('GET', `/deployment/status/${id}?live=true`, ownerToken);
+    expect(live.body.workflow_state).toMatchObject({ status: 'RUNNING', desired: 'RUNNING' });
+    expect((live.body.workflow_state as { replicas: { state: string }[] }).replicas.map((r) => r.state)).toEqual(['READY', 'READY']);
+    expect((await call('GET', `/deployment/status/${id}?live=maybe`, ownerToken)).status).toBe(400);
+
     const listed = await call('GET', `/deployment/deployments?org_id=${org.org_id}`, ownerToken);
     expect((listed.body.deployments as { deployment_id: string }[]).map((d) => d.deployment_id)).toContain(id);
     const inventory = await call('GET', `/deployment/list/pool/${poolId}/inventory`, ownerToken);
