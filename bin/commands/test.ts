@@ -6,8 +6,8 @@ import { createLocalProvider } from '../../adapters/providers/local/local-provid
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
-  TEST_PORTS,
   ensureSystemServices,
+  resolveTestPorts,
   startPostgres,
   startRedis,
   startTemporal,
@@ -48,13 +48,14 @@ export async function test(args: string[]): Promise<number> {
   const dataDir = resolve(env.INFERIA_TEST_DATA_DIR ?? join(ROOT, '.inferia', 'test'));
   const keep = env.INFERIA_KEEP_SERVICES === '1';
   const owned = { postgres: !env.DATABASE_URL, redis: !env.REDIS_URL, temporal: !env.TEMPORAL_ADDRESS };
+  const ports = await resolveTestPorts(dataDir);
   try {
     await ensureSystemServices(progress, { postgres: owned.postgres, redis: owned.redis });
-    const databaseUrl = env.DATABASE_URL ?? (await startPostgres(dataDir, TEST_PORTS.postgres, progress));
-    const redisUrl = env.REDIS_URL ?? (await startRedis(dataDir, TEST_PORTS.redis, progress, false));
+    const databaseUrl = env.DATABASE_URL ?? (await startPostgres(dataDir, ports.postgres, progress));
+    const redisUrl = env.REDIS_URL ?? (await startRedis(dataDir, ports.redis, progress, false));
     const temporal = env.TEMPORAL_ADDRESS
       ? { address: env.TEMPORAL_ADDRESS, cli: env.TEMPORAL_CLI ?? '' }
-      : await startTemporal(dataDir, TEST_PORTS, progress, { headless: true });
+      : await startTemporal(dataDir, ports, progress, { headless: true });
     const applied = await applyMigrations(databaseUrl);
     if (applied.length) progress(`applied migrations: ${applied.join(', ')}`);
 
@@ -84,7 +85,7 @@ export async function test(args: string[]): Promise<number> {
   } finally {
     if (!keep) {
       if (owned.temporal) await stopTemporal(dataDir);
-      if (owned.redis) stopRedis(dataDir, TEST_PORTS.redis);
+      if (owned.redis) stopRedis(dataDir, ports.redis);
       if (owned.postgres) stopPostgres(dataDir);
     }
   }

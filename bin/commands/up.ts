@@ -25,9 +25,27 @@ const tty = process.stdout.isTTY === true;
 const bold = (s: string) => (tty ? `\x1b[1m${s}\x1b[0m` : s);
 const progress = (msg: string) => process.stdout.write(`[inferia] ${msg}\n`);
 
+/** Ports of the private services; overridable so two platforms (or a test) can run side by side. */
+function servicePorts(env: NodeJS.ProcessEnv) {
+  const port = (name: string, fallback: number) => {
+    const raw = env[name];
+    if (raw === undefined || raw === '') return fallback;
+    const n = Number(raw);
+    if (!Number.isInteger(n) || n < 1 || n > 65535) throw new Error(`${name}: must be a port number (1-65535), got '${raw}'`);
+    return n;
+  };
+  return {
+    postgres: port('INFERIA_POSTGRES_PORT', UP_PORTS.postgres),
+    redis: port('INFERIA_REDIS_PORT', UP_PORTS.redis),
+    temporal: port('INFERIA_TEMPORAL_PORT', UP_PORTS.temporal),
+    temporalUi: port('INFERIA_TEMPORAL_UI_PORT', UP_PORTS.temporalUi),
+  };
+}
+
 export async function up(): Promise<number> {
   const env = process.env;
   const dataDir = resolve(env.INFERIA_DATA_DIR ?? '.inferia');
+  const ports = servicePorts(env);
   const started = { postgres: false, redis: false, temporal: false };
   let stack: Stack | undefined;
   let shuttingDown = false;
@@ -40,7 +58,7 @@ export async function up(): Promise<number> {
     const engines = createLocalProvider({ engineDir: join(dataDir, 'engines') });
     for (const node of await engines.discoverNodes()) await engines.stopEngine(node.providerInstanceId);
     if (started.temporal) await stopTemporal(dataDir);
-    if (started.redis) stopRedis(dataDir, UP_PORTS.redis);
+    if (started.redis) stopRedis(dataDir, ports.redis);
     if (started.postgres) stopPostgres(dataDir);
     progress('stopped; data kept in ' + dataDir);
     process.exit(code);
@@ -51,13 +69,13 @@ export async function up(): Promise<number> {
   try {
     const secrets = loadOrCreateSecrets(dataDir);
     await ensureSystemServices(progress, { postgres: !env.DATABASE_URL, redis: !env.REDIS_URL });
-    const databaseUrl = env.DATABASE_URL ?? (await startPostgres(dataDir, UP_PORTS.postgres, progress));
+    const databaseUrl = env.DATABASE_URL ?? (await startPostgres(dataDir, ports.postgres, progress));
     started.postgres = !env.DATABASE_URL;
-    const redisUrl = env.REDIS_URL ?? (await startRedis(dataDir, UP_PORTS.redis, progress, true));
+    const redisUrl = env.REDIS_URL ?? (await startRedis(dataDir, ports.redis, progress, true));
     started.redis = !env.REDIS_URL;
     const temporal = env.TEMPORAL_ADDRESS
       ? { address: env.TEMPORAL_ADDRESS, uiUrl: env.TEMPORAL_UI_URL ?? 'http://127.0.0.1:8233' }
-      : await startTemporal(dataDir, UP_PORTS, progress);
+      : await startTemporal(dataDir, ports, progress);
     started.temporal = !env.TEMPORAL_ADDRESS;
 
     const applied = await applyMigrations(databaseUrl);
@@ -117,7 +135,7 @@ export async function up(): Promise<number> {
       },
     };
     writeFileSync(demoFile, JSON.stringify(summary, null, 2), { mode: 0o600 });
-    printSummary(summary);
+    printSummary({ ...summary, demo_file: demoFile });
     await new Promise(() => {}); // run until a signal arrives
     return 0;
   } catch (err) {
@@ -144,6 +162,9 @@ async function restartOrphanedLocalDeployments(db: ReturnType<typeof createDb>, 
     await api.orchestration('POST', '/deployment/terminate', { deployment_id: d.id, org_id: d.orgId });
     await waitForStatus(api, d.id, ['STOPPED'], { timeoutMs: 60_000 });
     await api.orchestration('POST', '/deployment/start', { deployment_id: d.id, org_id: d.orgId });
+    await waitForStatus(api, d.id, ['RUNNING'], { onChange: (st, reason) => progress(`  deployment ${d.id}: ${st}${reason ? ` (${reason})` : ''}`) }).catch(
+      (err: Error) => progress(`  deployment ${d.id} did not come back: ${err.message}`),
+    );
   }
 }
 
@@ -171,7 +192,7 @@ async function ensureDemoDeployment(db: ReturnType<typeof createDb>, api: Inferi
   return id;
 }
 
-function printSummary(s: { admin_email: string; admin_password: string; api_key: string; org_id: string; deployment_id: string; urls: Record<string, string> }) {
+function printSummary(s: { demo_file: string; admin_email: string; admin_password: string; api_key: string; org_id: string; deployment_id: string; urls: Record<string, string> }) {
   const line = '─'.repeat(72);
   const rows: [string, string][] = [
     ['OpenAI-compatible API', s.urls.inference!],
@@ -198,7 +219,7 @@ function printSummary(s: { admin_email: string; admin_password: string; api_key:
     `     -H "Authorization: Bearer ${s.api_key}" -H "Content-Type: application/json" \\`,
     `     -d '{"model":"mock","messages":[{"role":"user","content":"Hello"}]}'`,
     '',
-    ' Credentials and URLs are also in .inferia/demo.json. Ctrl-C stops everything; data is kept.',
+    ` Credentials and URLs are also in ${s.demo_file}. Ctrl-C stops everything; data is kept.`,
     line,
     '',
   ];

@@ -247,3 +247,63 @@ export async function stopTemporal(dataDir: string): Promise<void> {
   }
   rmSync(pidFile, { force: true });
 }
+
+// ───────────────────────────── test ports ─────────────────────────────
+
+function pidAlive(file: string): boolean {
+  if (!existsSync(file)) return false;
+  const pid = Number(readFileSync(file, 'utf8').trim());
+  return pid > 0 && isProcessAlive(pid);
+}
+
+/** The port of the private Postgres running on `dataDir` (postmaster.pid's fourth line), if any. */
+function runningPostgresPort(dataDir: string): number | undefined {
+  const pidFile = join(resolve(dataDir, 'postgres'), 'postmaster.pid');
+  if (!existsSync(pidFile)) return undefined;
+  const lines = readFileSync(pidFile, 'utf8').split('\n');
+  const pid = Number(lines[0]);
+  const port = Number(lines[3]);
+  return pid > 0 && isProcessAlive(pid) && port > 0 ? port : undefined;
+}
+
+async function freePortNear(preferred: number): Promise<number> {
+  if (!(await isPortOpen(preferred))) return preferred;
+  const { createServer } = await import('node:net');
+  return new Promise((resolvePort, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const { port } = server.address() as { port: number };
+      server.close(() => resolvePort(port));
+    });
+  });
+}
+
+/**
+ * Ports for the test services under `dataDir`: the ones its still-running services use, else
+ * TEST_PORTS, else free ones (another checkout's test services may hold the defaults).
+ */
+export async function resolveTestPorts(dataDir: string): Promise<ServicePorts> {
+  const file = join(resolve(dataDir), 'ports.json');
+  const stored: Partial<ServicePorts> = existsSync(file) ? (JSON.parse(readFileSync(file, 'utf8')) as Partial<ServicePorts>) : {};
+  const pgPort = runningPostgresPort(dataDir);
+  const keep = {
+    redis: pidAlive(join(resolve(dataDir, 'redis'), 'redis.pid')),
+    temporal: pidAlive(join(resolve(dataDir, 'temporal'), 'temporal.pid')),
+  };
+  // A service of ours that still runs keeps its port; anything else gets the default or a free one.
+  const pick = async (name: keyof ServicePorts, running: boolean) => {
+    const previous = stored[name];
+    if (running) return previous ?? TEST_PORTS[name];
+    return freePortNear(previous ?? TEST_PORTS[name]);
+  };
+  const ports: ServicePorts = {
+    postgres: pgPort ?? (await pick('postgres', false)),
+    redis: await pick('redis', keep.redis),
+    temporal: await pick('temporal', keep.temporal),
+    temporalUi: await pick('temporalUi', keep.temporal),
+  };
+  mkdirSync(resolve(dataDir), { recursive: true });
+  writeFileSync(file, JSON.stringify(ports));
+  return ports;
+}
