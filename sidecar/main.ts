@@ -4,16 +4,10 @@
 import Fastify from 'fastify';
 import { loadConfig } from '../lib/config.js';
 import { commonPlugin } from '../lib/http/common.js';
-import { serverOptions } from '../lib/http/server-options.js';
+import { serve, serverOptions } from '../lib/http/server-options.js';
 
 const config = loadConfig();
 const app = Fastify(serverOptions('sidecar', config));
 await app.register(commonPlugin, { service: 'sidecar', title: 'Inferia DePIN sidecar' });
 app.get('/status', async () => ({ service: 'depin-sidecar', nosana_mode: config.nosanaMode, providers: [] as string[] }));
-const close = async () => {
-  await app.close();
-  process.exit(0);
-};
-process.once('SIGINT', close);
-process.once('SIGTERM', close);
-await app.listen({ port: config.ports.sidecar, host: config.host });
+await serve(app, config.ports.sidecar, config.host);

@@ -2,6 +2,7 @@
 // context the inference gateway resolves on its hot path.
 import { randomUUID } from 'node:crypto';
 import { verify as verifyTotp } from 'otplib';
+import type { ApiKeyContext } from '../../lib/api-key-context.js';
 import type { Config } from '../../lib/config.js';
 import { constantTimeEqual, decryptSecret, dummyPasswordHash, keyedHash, parseApiKey, randomToken, verifyPassword } from '../../lib/crypto.js';
 import type { Db } from '../../lib/db.js';
@@ -19,17 +20,6 @@ export interface LoginInput {
   password: string;
   totp_code?: string;
   org_id?: string;
-}
-
-export interface ApiKeyContext {
-  org_id: string;
-  api_key_id: string;
-  key_prefix: string;
-  scopes: string[];
-  allowed_models: string[];
-  rpm_limit: number | null;
-  tpm_limit: number | null;
-  expires_at: string | null;
 }
 
 const LOGIN_FAILED = 'invalid email or password';

@@ -2,7 +2,7 @@
 import Fastify from 'fastify';
 import { loadConfig } from '../../lib/config.js';
 import { createDb } from '../../lib/db.js';
-import { serverOptions } from '../../lib/http/server-options.js';
+import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
 import { filtrationApp } from './app.js';
 import { IdentityService } from './identity-service.js';
 
@@ -12,13 +12,7 @@ const app = Fastify(serverOptions('filtration', config));
 await app.register(filtrationApp, {
   config,
   identity: new IdentityService({ db, config }),
-  ready: async () => ({ postgres: await db.$queryRaw`SELECT 1`.then(() => true, () => false) }),
+  ready: async () => ({ postgres: await reachable(() => db.$queryRaw`SELECT 1`) }),
 });
 app.addHook('onClose', async () => db.$disconnect());
-const close = async () => {
-  await app.close();
-  process.exit(0);
-};
-process.once('SIGINT', close);
-process.once('SIGTERM', close);
-await app.listen({ port: config.ports.filtration, host: config.host });
+await serve(app, config.ports.filtration, config.host);

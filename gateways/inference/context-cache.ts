@@ -3,19 +3,11 @@
 // TTL and are dropped at once when the filtration gateway announces a change over Redis.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import type { ApiKeyContext } from '../../lib/api-key-context.js';
 import { AppError } from '../../lib/errors.js';
 import { channels } from '../../lib/redis.js';
 
-export interface KeyContext {
-  org_id: string;
-  api_key_id: string;
-  key_prefix: string;
-  scopes: string[];
-  allowed_models: string[];
-  rpm_limit: number | null;
-  tpm_limit: number | null;
-  expires_at: string | null;
-}
+export type KeyContext = ApiKeyContext;
 
 interface Entry {
   context: KeyContext | null;

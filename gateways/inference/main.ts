@@ -2,7 +2,7 @@
 import Fastify from 'fastify';
 import { loadConfig } from '../../lib/config.js';
 import { createDb } from '../../lib/db.js';
-import { serverOptions } from '../../lib/http/server-options.js';
+import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
 import { createRedis } from '../../lib/redis.js';
 import { inferenceApp, newRequestId } from './app.js';
 import { ContextCache } from './context-cache.js';
@@ -27,7 +27,7 @@ await app.register(inferenceApp, {
   routes,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   ready: async () => ({
-    redis: await redis.ping().then(() => true, () => false),
+    redis: await reachable(() => redis.ping()),
     routes: routes.loadedAt > 0,
   }),
 });
@@ -37,10 +37,4 @@ app.addHook('onClose', async () => {
   redis.disconnect();
   await db.$disconnect();
 });
-const close = async () => {
-  await app.close();
-  process.exit(0);
-};
-process.once('SIGINT', close);
-process.once('SIGTERM', close);
-await app.listen({ port: config.ports.inference, host: config.host });
+await serve(app, config.ports.inference, config.host);

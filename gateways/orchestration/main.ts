@@ -3,7 +3,7 @@
 import Fastify from 'fastify';
 import { loadConfig } from '../../lib/config.js';
 import { createDb } from '../../lib/db.js';
-import { serverOptions } from '../../lib/http/server-options.js';
+import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
 import { createTemporalClient } from '../../lib/temporal.js';
 import { orchestrationApp } from './app.js';
 import { createOrchestrationGrpcServer, listen } from './grpc.js';
@@ -18,8 +18,8 @@ await app.register(orchestrationApp, {
   config,
   service,
   ready: async () => ({
-    postgres: await db.$queryRaw`SELECT 1`.then(() => true, () => false),
-    temporal: await temporal.connection.workflowService.getSystemInfo({}).then(() => true, () => false),
+    postgres: await reachable(() => db.$queryRaw`SELECT 1`),
+    temporal: await reachable(() => temporal.connection.workflowService.getSystemInfo({})),
   }),
 });
 const grpcServer = createOrchestrationGrpcServer({ config, service, log: app.log });
@@ -29,12 +29,6 @@ app.addHook('onClose', async () => {
   await db.$disconnect();
 });
 
-const close = async () => {
-  await app.close();
-  process.exit(0);
-};
-process.once('SIGINT', close);
-process.once('SIGTERM', close);
-await app.listen({ port: config.ports.orchestration, host: config.host });
+await serve(app, config.ports.orchestration, config.host);
 const grpcPort = await listen(grpcServer, config.host, config.ports.orchestrationGrpc);
 app.log.info({ port: grpcPort }, 'gRPC listening');

@@ -1,6 +1,6 @@
 // Fastify server options every process shares: structured logs with secrets redacted, one log
 // line per request (written by the common plugin), body limits, proxy trust, timeouts.
-import { LogController, type FastifyServerOptions } from 'fastify';
+import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.js';
 import { loggerOptions } from '../logger.js';
 
@@ -16,3 +16,20 @@ export function serverOptions(service: string, config: Config, extra: Partial<Fa
     ...extra,
   };
 }
+
+/** Listens, and closes the server (running its onClose hooks) on SIGINT or SIGTERM. */
+export async function serve(app: FastifyInstance, port: number, host: string): Promise<void> {
+  let closing = false;
+  const close = async () => {
+    if (closing) return;
+    closing = true;
+    await app.close();
+    process.exit(0);
+  };
+  process.on('SIGINT', close);
+  process.on('SIGTERM', close);
+  await app.listen({ port, host });
+}
+
+/** A /readyz check: true when the promise resolves. */
+export const reachable = (probe: () => Promise<unknown>): Promise<boolean> => probe().then(() => true, () => false);
