@@ -40,6 +40,22 @@ const EnvSchema = z.object({
   ORCHESTRATION_URL: z.string().url().optional(),
   NOSANA_SIDECAR_URL: z.string().url().optional(),
   NOSANA_MODE: z.enum(['simulation', 'live']).default('simulation'),
+  /** Live Nosana: base58 secret key of the paying wallet, the market to post to, the Solana RPC. */
+  NOSANA_WALLET_KEY: z.string().optional(),
+  NOSANA_MARKET: z.string().optional(),
+  NOSANA_NETWORK: z.enum(['mainnet', 'devnet']).default('mainnet'),
+  SOLANA_RPC_URL: z.string().url().optional(),
+  /** Live Akash: the deployer's mnemonic and the chain RPC. */
+  AKASH_MNEMONIC: z.string().optional(),
+  AKASH_RPC_URL: z.string().url().optional(),
+
+  /** Kubernetes provider: a kubeconfig file (else in-cluster config), namespace and GPU node label. */
+  KUBECONFIG: z.string().optional(),
+  KUBERNETES_NAMESPACE: z.string().default('inferia'),
+  KUBERNETES_GPU_NODE_LABEL: z.string().default('nvidia.com/gpu.present=true'),
+  /** SkyPilot provider: the SkyPilot API server. */
+  SKYPILOT_API_URL: z.string().url().default('http://127.0.0.1:46580'),
+  SKYPILOT_API_TOKEN: z.string().optional(),
 
   JWT_SECRET: z.string().optional(),
   JWT_ISSUER: z.string().default('inferia'),
@@ -84,6 +100,12 @@ export interface Config {
   ports: { filtration: number; inference: number; orchestration: number; orchestrationGrpc: number; sidecar: number; dashboard: number };
   urls: { filtration: string; orchestration: string; sidecar: string };
   nosanaMode: 'simulation' | 'live';
+  providers: {
+    kubernetes: { kubeconfig?: string; namespace: string; gpuNodeLabel: string };
+    skypilot: { apiUrl: string; apiToken?: string };
+    nosana: { walletKey?: string; market?: string; network: 'mainnet' | 'devnet'; rpcUrl?: string };
+    akash: { mnemonic?: string; rpcUrl?: string };
+  };
   jwt: { issuer: string; audience: string; accessTtlSeconds: number; refreshTtlSeconds: number };
   secrets: Secrets;
   localEngineDir: string;
@@ -173,6 +195,12 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       sidecar: e.NOSANA_SIDECAR_URL ?? local(e.SIDECAR_PORT),
     },
     nosanaMode: e.NOSANA_MODE,
+    providers: {
+      kubernetes: { kubeconfig: e.KUBECONFIG, namespace: e.KUBERNETES_NAMESPACE, gpuNodeLabel: e.KUBERNETES_GPU_NODE_LABEL },
+      skypilot: { apiUrl: e.SKYPILOT_API_URL.replace(/\/$/, ''), apiToken: e.SKYPILOT_API_TOKEN },
+      nosana: { walletKey: e.NOSANA_WALLET_KEY, market: e.NOSANA_MARKET, network: e.NOSANA_NETWORK, rpcUrl: e.SOLANA_RPC_URL },
+      akash: { mnemonic: e.AKASH_MNEMONIC, rpcUrl: e.AKASH_RPC_URL },
+    },
     jwt: {
       issuer: e.JWT_ISSUER,
       audience: e.JWT_AUDIENCE,

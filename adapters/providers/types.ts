@@ -49,6 +49,14 @@ export interface ProviderResource {
   available: boolean;
 }
 
+/** An engine instance as its provider sees it right now (pod ready, job running, process alive). */
+export interface EngineProbe {
+  state: NodeState;
+  exposeUrl?: string;
+  /** Why, when not READY (pod pending, job queued, …). */
+  message?: string;
+}
+
 export interface ReconcileResult {
   /** Nodes the provider has that the caller did not know. */
   discovered: DiscoveredNode[];
@@ -68,6 +76,11 @@ export interface ProviderAdapter {
   startEngine(spec: EngineSpec): Promise<EngineInstance>;
   /** Idempotent: stopping an engine that is gone succeeds. */
   stopEngine(providerInstanceId: string): Promise<void>;
+  /**
+   * Readiness as the provider reports it, for engines that have no node agent to heartbeat
+   * (a vLLM pod, a cloud VM). A vanished instance is TERMINATED.
+   */
+  probeEngine(providerInstanceId: string): Promise<EngineProbe>;
   getLogs(providerInstanceId: string, options?: { tail?: number }): Promise<string[]>;
   listResources(): Promise<ProviderResource[]>;
 }

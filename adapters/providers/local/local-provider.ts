@@ -137,6 +137,13 @@ export function createLocalProvider(options: LocalProviderOptions): ProviderAdap
       rmSync(pidFile(id), { force: true });
     },
 
+    async probeEngine(id) {
+      if (runningPid(id) === undefined) return { state: 'TERMINATED', message: 'engine process is not running' };
+      const lines = await this.getLogs(id, { tail: 500 });
+      const served = lines.map((l) => /serving \S+ on (http:\/\/\S+)/.exec(l)?.[1]).filter(Boolean).pop();
+      return served ? { state: 'READY', exposeUrl: served } : { state: 'PROVISIONING', message: 'engine starting' };
+    },
+
     async getLogs(id, opts = {}) {
       const file = logFile(id);
       if (!existsSync(file)) return [];
