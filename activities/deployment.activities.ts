@@ -3,7 +3,7 @@
 // after a crash finds what the first attempt did and carries on from there.
 import { ApplicationFailure, Context, log } from '@temporalio/activity';
 import type { ProviderRegistry } from '../adapters/providers/registry.js';
-import { ProviderConfigError, type ProviderAdapter } from '../adapters/providers/types.js';
+import { ProviderConfigError, type EngineProbe, type ProviderAdapter } from '../adapters/providers/types.js';
 import { keyedHash, nodeToken } from '../lib/crypto.js';
 import type { Db } from '../lib/db.js';
 import { channels, type Redis } from '../lib/redis.js';
@@ -36,11 +36,11 @@ export function createDeploymentActivities(deps: DeploymentActivityDeps) {
   const publishRoutes = (deploymentId: string) => redis.publish(channels.routes, deploymentId).catch(() => 0);
 
   return {
-    async recordStatus(input: { deploymentId: string; status: DeploymentStatus; reason: string | null }): Promise<void> {
+    async recordStatus(input: { deploymentId: string; status: DeploymentStatus; reason: string | null; replicas?: number }): Promise<void> {
       await db.$transaction([
         db.deployment.updateMany({
           where: { id: input.deploymentId },
-          data: { status: input.status, statusReason: input.reason },
+          data: { status: input.status, statusReason: input.reason, ...(input.replicas ? { replicas: input.replicas } : {}) },
         }),
         db.deploymentEvent.createMany({
           data: [{ deploymentId: input.deploymentId, kind: 'status', message: input.reason ? `${input.status}: ${input.reason}` : input.status }],
@@ -52,6 +52,32 @@ export function createDeploymentActivities(deps: DeploymentActivityDeps) {
         if (exists > 0) throw err;
       });
       await publishRoutes(input.deploymentId);
+    },
+
+    async recordEvent(input: { deploymentId: string; kind: string; message: string }): Promise<void> {
+      const exists = await db.deployment.count({ where: { id: input.deploymentId } });
+      if (exists > 0) await db.deploymentEvent.create({ data: input });
+    },
+
+    /**
+     * Asks the provider how replicas are doing (for engines without a node agent) and records a
+     * READY one with its URL, so the routing table can use it.
+     */
+    async probeReplicas(input: { deploymentId: string; provider: string; providerInstanceIds: string[] }): Promise<Record<string, EngineProbe>> {
+      const adapter = adapterFor(input.provider);
+      const out: Record<string, EngineProbe> = {};
+      for (const id of input.providerInstanceIds) {
+        const probe = await adapter.probeEngine(id);
+        out[id] = probe;
+        if (probe.state === 'READY') {
+          const updated = await db.inventoryNode.updateMany({
+            where: { provider: input.provider, providerInstanceId: id, state: { not: 'READY' } },
+            data: { state: 'READY', ...(probe.exposeUrl ? { exposeUrl: probe.exposeUrl } : {}) },
+          });
+          if (updated.count > 0) await publishRoutes(input.deploymentId);
+        }
+      }
+      return out;
     },
 
     async startReplica(input: { spec: DeploymentSpec; replicaIndex: number }): Promise<StartReplicaResult> {

@@ -36,7 +36,11 @@ export interface DeploymentView {
   status: DeploymentStatus;
   reason: string | null;
   desired: 'RUNNING' | 'STOPPED' | 'DELETED';
+  /** Target replica count (changed by `scale`). */
+  targetReplicas: number;
   replicas: ReplicaView[];
+  /** Replicas replaced since the deployment last became RUNNING. */
+  replacements: number;
 }
 
 /** A node's state changed (sent by the orchestration gateway on a heartbeat that changes state). */
@@ -46,7 +50,14 @@ export interface NodeEvent {
   exposeUrl: string | null;
 }
 
+export interface ScaleRequest {
+  replicas: number;
+}
+
+export const MAX_REPLICAS = 64;
+
 export const startUpdate = defineUpdate<DeploymentView>('start');
+export const scaleUpdate = defineUpdate<DeploymentView, [ScaleRequest]>('scale');
 export const terminateUpdate = defineUpdate<DeploymentView>('terminate');
 export const deleteUpdate = defineUpdate<DeploymentView>('delete');
 export const nodeEventSignal = defineSignal<[NodeEvent]>('nodeEvent');
@@ -57,4 +68,5 @@ export const TRANSITIONS = {
   start: ['STOPPED', 'FAILED'],
   terminate: ['PENDING', 'DEPLOYING', 'RUNNING'],
   delete: ['STOPPED', 'FAILED'],
+  scale: ['DEPLOYING', 'RUNNING', 'STOPPED', 'FAILED'],
 } as const satisfies Record<string, readonly DeploymentStatus[]>;

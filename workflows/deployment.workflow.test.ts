@@ -15,6 +15,7 @@ import {
   startUpdate,
   statusQuery,
   terminateUpdate,
+  scaleUpdate,
   type DeploymentSpec,
   type DeploymentStatus,
 } from './deployment.messages.js';
@@ -40,6 +41,7 @@ interface Recorder {
   started: number[];
   stopped: string[];
   removed: number;
+  events?: string[];
 }
 
 function stubActivities(rec: Recorder, overrides: Partial<DeploymentActivities> = {}): DeploymentActivities {
@@ -47,6 +49,13 @@ function stubActivities(rec: Recorder, overrides: Partial<DeploymentActivities> 
     async recordStatus({ status, reason }) {
       rec.statuses.push(status);
       rec.reasons.push(reason);
+    },
+    async recordEvent({ kind, message }) {
+      (rec.events ??= []).push(`${kind}: ${message}`);
+    },
+    async probeReplicas({ providerInstanceIds }) {
+      // No provider-side readiness in these tests unless a test says otherwise: heartbeats decide.
+      return Object.fromEntries(providerInstanceIds.map((id) => [id, { state: 'PROVISIONING' as const }]));
     },
     async startReplica({ spec, replicaIndex }) {
       rec.started.push(replicaIndex);
@@ -209,6 +218,93 @@ describe('deploymentWorkflow', () => {
       await waitFor(async () => (await handle.query(statusQuery)).status === 'STOPPED');
       expect(rec.stopped).toEqual([`${id}-r0`]);
       expect(rec.statuses).not.toContain('RUNNING');
+      await handle.terminate('test over');
+    });
+  });
+
+  it('scales a running deployment up and down, and validates the request', async () => {
+    const rec: Recorder = { statuses: [], reasons: [], started: [], stopped: [], removed: 0 };
+    const id = uniq('dep');
+    await withWorker(stubActivities(rec), async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', {
+        taskQueue,
+        workflowId: workflowIds.deployment(id),
+        args: [spec(id, 1)],
+      });
+      await waitFor(async () => rec.started.length === 1);
+      await handle.signal(nodeEventSignal, { providerInstanceId: `${id}-r0`, state: 'READY', exposeUrl: null });
+      await waitFor(async () => (await handle.query(statusQuery)).status === 'RUNNING');
+
+      await expect(handle.executeUpdate(scaleUpdate, { args: [{ replicas: 0 }] })).rejects.toMatchObject({
+        cause: { message: expect.stringMatching(/replicas must be an integer from 1 to 64/) },
+      });
+      await handle.executeUpdate(scaleUpdate, { args: [{ replicas: 3 }] });
+      await waitFor(async () => rec.started.length === 3);
+      expect(rec.started).toEqual([0, 1, 2]);
+      for (const i of [1, 2]) await handle.signal(nodeEventSignal, { providerInstanceId: `${id}-r${i}`, state: 'READY', exposeUrl: null });
+      const up = await waitFor(async () => {
+        const s = await handle.query(statusQuery);
+        return s.replicas.length === 3 && s.replicas.every((r) => r.state === 'READY') ? s : undefined;
+      });
+      expect(up.status).toBe('RUNNING');
+
+      await handle.executeUpdate(scaleUpdate, { args: [{ replicas: 1 }] });
+      await waitFor(async () => (await handle.query(statusQuery)).replicas.length === 1);
+      expect(rec.stopped).toEqual([`${id}-r2`, `${id}-r1`]);
+      expect(rec.events).toEqual(['scale: scaling from 1 to 3 replicas', 'scale: scaling from 3 to 1 replicas']);
+      await handle.terminate('test over');
+    });
+  });
+
+  it('replaces a replica whose node goes UNHEALTHY and stays RUNNING', async () => {
+    const rec: Recorder = { statuses: [], reasons: [], started: [], stopped: [], removed: 0 };
+    const id = uniq('dep');
+    await withWorker(stubActivities(rec), async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', {
+        taskQueue,
+        workflowId: workflowIds.deployment(id),
+        args: [spec(id, 2)],
+      });
+      await waitFor(async () => rec.started.length === 2);
+      for (const i of [0, 1]) await handle.signal(nodeEventSignal, { providerInstanceId: `${id}-r${i}`, state: 'READY', exposeUrl: null });
+      await waitFor(async () => (await handle.query(statusQuery)).status === 'RUNNING');
+
+      await handle.signal(nodeEventSignal, { providerInstanceId: `${id}-r1`, state: 'UNHEALTHY', exposeUrl: null });
+      await waitFor(async () => rec.started.length === 3);
+      expect(rec.stopped).toEqual([`${id}-r1`]);
+      expect(rec.started).toEqual([0, 1, 1]);
+      await handle.signal(nodeEventSignal, { providerInstanceId: `${id}-r1`, state: 'READY', exposeUrl: null });
+      const healed = await waitFor(async () => {
+        const s = await handle.query(statusQuery);
+        return s.replacements === 1 ? s : undefined;
+      });
+      expect(healed.status).toBe('RUNNING');
+      expect(healed.replicas.map((r) => r.state)).toEqual(['READY', 'READY']);
+      expect(rec.events?.[0]).toMatch(/replacing replica 1/);
+      expect(rec.statuses).toEqual(['DEPLOYING', 'RUNNING']);
+      await handle.terminate('test over');
+    });
+  });
+
+  it('becomes RUNNING from provider probes when no heartbeat ever comes', async () => {
+    const rec: Recorder = { statuses: [], reasons: [], started: [], stopped: [], removed: 0 };
+    const id = uniq('dep');
+    const activities = stubActivities(rec, {
+      async probeReplicas({ providerInstanceIds }) {
+        return Object.fromEntries(providerInstanceIds.map((pid) => [pid, { state: 'READY' as const, exposeUrl: `http://${pid}:8000` }]));
+      },
+    });
+    await withWorker(activities, async (taskQueue) => {
+      const handle = await env.client.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', {
+        taskQueue,
+        workflowId: workflowIds.deployment(id),
+        args: [spec(id, 1)],
+      });
+      const running = await waitFor(async () => {
+        const s = await handle.query(statusQuery);
+        return s.status === 'RUNNING' ? s : undefined;
+      }, 20_000);
+      expect(running.replicas[0]?.exposeUrl).toBe(`http://${id}-r0:8000`);
       await handle.terminate('test over');
     });
   });

@@ -18,6 +18,7 @@ import {
   OwnerIdParams,
   PoolIdParams,
   RegisterModelBody,
+  ScaleBody,
   StatusQuery,
 } from './schemas.js';
 import type { OrchestrationService } from './service.js';
@@ -73,6 +74,9 @@ export async function orchestrationApp(fastify: FastifyInstance, opts: Orchestra
   );
   app.post('/deployment/terminate', { schema: { body: DeploymentIdBody } }, async (req, reply) =>
     reply.status(202).send(await service.terminate(caller(req), req.body.deployment_id)),
+  );
+  app.post('/deployment/scale', { schema: { body: ScaleBody } }, async (req, reply) =>
+    reply.status(202).send(await service.scale(caller(req), req.body.deployment_id, req.body.replicas)),
   );
   app.delete('/deployment/delete/:deployment_id', { schema: { params: DeploymentIdParams } }, async (req, reply) =>
     reply.status(202).send(await service.delete(caller(req), req.params.deployment_id)),

@@ -19,6 +19,7 @@ import {
   OwnerIdParams,
   PoolIdParams,
   RegisterModelBody,
+  ScaleBody,
 } from './schemas.js';
 import type { OrchestrationService } from './service.js';
 
@@ -140,6 +141,10 @@ export function createOrchestrationGrpcServer(opts: { config: Config; service: O
     ListDeployments: unary(async (c, r) => ({ deployments: await service.listDeployments(c, parse(OrgQuery, r).org_id) })),
     StartDeployment: unary((c, r) => service.start(c, parse(DeploymentIdBody, r).deployment_id)),
     TerminateDeployment: unary((c, r) => service.terminate(c, parse(DeploymentIdBody, r).deployment_id)),
+    ScaleDeployment: unary((c, r) => {
+      const body = parse(ScaleBody, r);
+      return service.scale(c, body.deployment_id, body.replicas);
+    }),
     DeleteDeployment: unary((c, r) => service.delete(c, parse(DeploymentIdBody, r).deployment_id)),
   });
   new ReflectionService(definition).addToServer(server);

@@ -63,6 +63,7 @@ export const DeployBody = z.object({
 });
 
 export const DeploymentIdBody = z.object({ deployment_id: uuid });
+export const ScaleBody = z.object({ deployment_id: uuid, replicas: z.number().int().min(1).max(64) });
 export const DeploymentIdParams = z.object({ deployment_id: uuid });
 export const PoolIdParams = z.object({ pool_id: uuid });
 export const OwnerIdParams = z.object({ owner_id: z.string().trim().min(1).max(200) });

@@ -11,13 +11,14 @@ import {
 import type { Config } from '../../lib/config.js';
 import { constantTimeEqual, keyedHash } from '../../lib/crypto.js';
 import type { Db } from '../../lib/db.js';
-import { AppError, badRequest, conflict, notFound } from '../../lib/errors.js';
+import { AppError, assertNever, badRequest, conflict, notFound } from '../../lib/errors.js';
 import { requirePermission, resolveOrg, type Caller } from '../../lib/http/auth.js';
 import { searchAttributes, workflowIds } from '../../lib/temporal-names.js';
 import { temporalUiLink } from '../../lib/temporal.js';
 import {
   deleteUpdate,
   nodeEventSignal,
+  scaleUpdate,
   startUpdate,
   statusQuery,
   terminateUpdate,
@@ -352,13 +353,25 @@ export class OrchestrationService {
   }
 
   /** Sends a lifecycle update to the deployment's workflow; its validator decides if the transition is allowed. */
-  private async lifecycle(caller: Caller, deploymentId: string, action: 'start' | 'terminate' | 'delete'): Promise<DeploymentView> {
+  private async lifecycle(caller: Caller, deploymentId: string, action: 'start' | 'terminate' | 'delete' | 'scale', replicas?: number): Promise<DeploymentView> {
     requirePermission(caller, 'deployments:write');
     const d = await this.deploymentFor(caller, deploymentId);
     const handle = this.deps.temporal.workflow.getHandle(d.workflowId);
-    const update = action === 'start' ? startUpdate : action === 'terminate' ? terminateUpdate : deleteUpdate;
     try {
-      return await this.deps.temporal.withDeadline(Date.now() + 20_000, () => handle.executeUpdate(update));
+      return await this.deps.temporal.withDeadline(Date.now() + 20_000, () => {
+        switch (action) {
+          case 'start':
+            return handle.executeUpdate(startUpdate);
+          case 'terminate':
+            return handle.executeUpdate(terminateUpdate);
+          case 'delete':
+            return handle.executeUpdate(deleteUpdate);
+          case 'scale':
+            return handle.executeUpdate(scaleUpdate, { args: [{ replicas: replicas ?? 0 }] });
+          default:
+            return assertNever(action);
+        }
+      });
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
         const cause = err.cause as { message?: string; type?: string } | undefined;
@@ -378,6 +391,11 @@ export class OrchestrationService {
   async terminate(caller: Caller, deploymentId: string) {
     const view = await this.lifecycle(caller, deploymentId, 'terminate');
     return { deployment_id: deploymentId, status: view.status, desired_state: view.desired };
+  }
+
+  async scale(caller: Caller, deploymentId: string, replicas: number) {
+    const view = await this.lifecycle(caller, deploymentId, 'scale', replicas);
+    return { deployment_id: deploymentId, status: view.status, replicas: view.targetReplicas };
   }
 
   async delete(caller: Caller, deploymentId: string) {

@@ -212,6 +212,19 @@ describe('orchestration gateway: a deployment from registration to deletion', ()
     expect((live.body.workflow_state as { replicas: { state: string }[] }).replicas.map((r) => r.state)).toEqual(['READY', 'READY']);
     expect((await call('GET', `/deployment/status/${id}?live=maybe`, ownerToken)).status).toBe(400);
 
+    // Scale down to one replica, then back up to two (a new engine on replica 1).
+    expect((await call('POST', '/deployment/scale', ownerToken, { deployment_id: id, replicas: 0 })).status).toBe(400);
+    expect((await call('POST', '/deployment/scale', ownerToken, { deployment_id: id, replicas: 1 })).status).toBe(202);
+    await waitFor(async () => {
+      const s = await call('GET', `/deployment/status/${id}`, ownerToken);
+      return s.body.replicas === 1 && (s.body.nodes as { state: string }[]).filter((n) => n.state === 'READY').length === 1;
+    }, 30_000);
+    expect((await call('POST', '/deployment/scale', ownerToken, { deployment_id: id, replicas: 2 })).status).toBe(202);
+    await waitFor(async () => {
+      const s = await call('GET', `/deployment/status/${id}`, ownerToken);
+      return s.body.replicas === 2 && (s.body.nodes as { state: string }[]).filter((n) => n.state === 'READY').length === 2;
+    }, 60_000);
+
     const listed = await call('GET', `/deployment/deployments?org_id=${org.org_id}`, ownerToken);
     expect((listed.body.deployments as { deployment_id: string }[]).map((d) => d.deployment_id)).toContain(id);
     const inventory = await call('GET', `/deployment/list/pool/${poolId}/inventory`, ownerToken);
