@@ -51,7 +51,7 @@ const provisioning = proxyActivities<DeploymentActivities>({
 });
 
 /** How often replicas that have not reported READY are probed through their provider. */
-const PROBE_INTERVAL = '5 seconds';
+const PROBE_INTERVAL_MS = 5000;
 /** Consecutive failed replacements after which the deployment is FAILED rather than flapping. */
 const MAX_REPLACEMENT_FAILURES = 3;
 
@@ -150,7 +150,7 @@ export async function deploymentWorkflow(spec: DeploymentSpec, carried?: Carried
     for (;;) {
       const left = deadline - Date.now();
       if (left <= 0) return false;
-      const done = await condition(() => replicas.every(isReady) || view.desired !== 'RUNNING', Math.min(left, 5000));
+      const done = await condition(() => replicas.every(isReady) || view.desired !== 'RUNNING', Math.min(left, PROBE_INTERVAL_MS));
       if (done) return true;
       const pending = replicas.filter((r) => r.providerInstanceId && !isReady(r)).map((r) => r.providerInstanceId!);
       if (pending.length === 0) continue;
