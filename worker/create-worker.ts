@@ -2,6 +2,7 @@
 import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createDeploymentActivities } from '../activities/deployment.activities.js';
+import { createPoolActivities } from '../activities/pool.activities.js';
 import { createProviderRegistry, type ProviderRegistry } from '../adapters/providers/registry.js';
 import type { Config } from '../lib/config.js';
 import type { Db } from '../lib/db.js';
@@ -22,14 +23,18 @@ export interface WorkerDeps {
 
 export function createActivities(deps: WorkerDeps) {
   const { config } = deps;
-  return createDeploymentActivities({
-    db: deps.db,
-    redis: deps.redis,
-    providers: deps.providers ?? createProviderRegistry(config),
-    heartbeatUrl: `${config.urls.orchestration}/inventory/heartbeat`,
-    heartbeatIntervalMs: config.engineHeartbeatIntervalMs,
-    pepper: config.secrets.apiKeyPepper,
-  });
+  const providers = deps.providers ?? createProviderRegistry(config);
+  return {
+    ...createDeploymentActivities({
+      db: deps.db,
+      redis: deps.redis,
+      providers,
+      heartbeatUrl: `${config.urls.orchestration}/inventory/heartbeat`,
+      heartbeatIntervalMs: config.engineHeartbeatIntervalMs,
+      pepper: config.secrets.apiKeyPepper,
+    }),
+    ...createPoolActivities({ db: deps.db, providers }),
+  };
 }
 
 export async function createOrchestrationWorker(deps: WorkerDeps): Promise<Worker> {

@@ -1,2 +1,3 @@
 // Every workflow the orchestration worker runs (the worker bundles this file).
 export { deploymentWorkflow } from './deployment.workflow.js';
+export { poolWorkflow } from './pool.workflow.js';

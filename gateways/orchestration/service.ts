@@ -3,6 +3,7 @@
 // workflows. It never calls a provider: that is the workflows' activities' job.
 import { randomUUID } from 'node:crypto';
 import {
+  WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
   WorkflowNotFoundError,
   WorkflowUpdateFailedError,
@@ -26,6 +27,8 @@ import {
   type DeploymentView,
 } from '../../workflows/deployment.messages.js';
 import type { deploymentWorkflow } from '../../workflows/deployment.workflow.js';
+import { awaitProvisionedUpdate, deletePoolUpdate, type PoolSpec } from '../../workflows/pool.messages.js';
+import type { poolWorkflow } from '../../workflows/pool.workflow.js';
 import type { CreatePoolInput, DeleteModelInput, DeployInput, HeartbeatInput, RegisterModelInput } from './schemas.js';
 
 export interface OrchestrationDeps {
@@ -161,9 +164,10 @@ export class OrchestrationService {
     requirePermission(caller, 'pools:write');
     const orgId = resolveOrg(caller, input.org_id);
     const ownerId = input.owner_id ?? (input.owner_type === 'org' ? orgId : caller.kind === 'user' ? caller.userId : orgId);
-    if (input.owner_type === 'org' && ownerId !== orgId) throw badRequest('owner_id must be the caller\'s organization for owner_type org', 'owner_id');
+    if (input.owner_type === 'org' && ownerId !== orgId) throw badRequest("owner_id must be the caller's organization for owner_type org", 'owner_id');
     const id = randomUUID();
-    const pool = await this.deps.db.computePool.create({
+    const workflowId = workflowIds.pool(id);
+    let pool = await this.deps.db.computePool.create({
       data: {
         id,
         orgId,
@@ -176,10 +180,53 @@ export class OrchestrationService {
         isDedicated: input.is_dedicated,
         providerPoolId: input.provider_pool_id ?? null,
         schedulingPolicyJson: input.scheduling_policy_json as object,
-        status: 'ACTIVE',
+        status: 'PROVISIONING',
+        workflowId,
       },
     });
+    try {
+      // Start the pool's workflow and wait (briefly) for it to provision: most providers answer in
+      // well under a second; a slow one leaves the pool PROVISIONING and the caller polls.
+      await this.deps.temporal.withDeadline(Date.now() + 15_000, () =>
+        this.deps.temporal.workflow.executeUpdateWithStart(awaitProvisionedUpdate, {
+          startWorkflowOperation: this.poolStart(pool, 'FAIL'),
+        }),
+      );
+    } catch (err) {
+      if (!(err instanceof Error && /deadline|DEADLINE_EXCEEDED/i.test(err.message))) {
+        await this.deps.db.computePool.delete({ where: { id } }).catch(() => undefined);
+        this.deps.log?.warn({ err }, 'could not start pool workflow');
+        throw new AppError('unavailable', 'the orchestration engine (Temporal) is unreachable; no pool was created');
+      }
+    }
+    pool = (await this.deps.db.computePool.findUnique({ where: { id } })) ?? pool;
     return poolView(pool);
+  }
+
+  private poolStart(pool: PoolRow, conflict: 'FAIL' | 'USE_EXISTING') {
+    const spec: PoolSpec = {
+      poolId: pool.id,
+      orgId: pool.orgId,
+      provider: pool.provider,
+      providerPoolId: pool.providerPoolId,
+      config: {
+        allowed_gpu_types: pool.allowedGpuTypes,
+        max_cost_per_hour: pool.maxCostPerHour,
+        is_dedicated: pool.isDedicated,
+        scheduling_policy: pool.schedulingPolicyJson,
+      },
+    };
+    return new WithStartWorkflowOperation<typeof poolWorkflow>('poolWorkflow', {
+      workflowId: workflowIds.pool(pool.id),
+      taskQueue: this.taskQueue,
+      args: [spec],
+      workflowIdConflictPolicy: conflict,
+      typedSearchAttributes: [
+        { key: searchAttributes.orgId, value: pool.orgId },
+        { key: searchAttributes.provider, value: pool.provider },
+      ],
+      memo: { pool: pool.poolName },
+    });
   }
 
   async listPools(caller: Caller, ownerId: string) {
@@ -209,8 +256,19 @@ export class OrchestrationService {
     const pool = await this.poolFor(caller, poolId);
     const using = await this.deps.db.deployment.count({ where: { poolId: pool.id } });
     if (using > 0) throw conflict(`pool ${pool.poolName} is used by ${using} deployment(s); delete them first`, { deployments: using });
-    await this.deps.db.computePool.update({ where: { id: pool.id }, data: { status: 'DELETED', deletedAt: new Date() } });
-    return { pool_id: pool.id, deleted: true };
+    try {
+      // Update-with-start: a pool created before it had a workflow (the seeded ones) gets one now.
+      const view = await this.deps.temporal.withDeadline(Date.now() + 30_000, () =>
+        this.deps.temporal.workflow.executeUpdateWithStart(deletePoolUpdate, { startWorkflowOperation: this.poolStart(pool, 'USE_EXISTING') }),
+      );
+      return { pool_id: pool.id, deleted: view.status === 'DELETED', status: view.status };
+    } catch (err) {
+      if (err instanceof WorkflowUpdateFailedError) {
+        throw conflict((err.cause as Error | undefined)?.message ?? 'pool cannot be deleted now');
+      }
+      this.deps.log?.warn({ err }, 'pool delete failed');
+      throw new AppError('unavailable', 'the orchestration engine did not accept the delete in time; retry shortly');
+    }
   }
 
   // ───────────────────────────── deployments ─────────────────────────────

@@ -172,6 +172,7 @@ describe('orchestration gateway: a deployment from registration to deletion', ()
 
     const pool = await call('POST', '/deployment/createpool', ownerToken, { pool_name: uniq('pool'), provider: 'local', allowed_gpu_types: [] });
     expect(pool.status).toBe(201);
+    expect(pool.body.status).toBe('ACTIVE'); // provisioned by its pool workflow before the answer
     const poolId = pool.body.pool_id as string;
     expect(((await call('GET', `/deployment/listPools/${org.org_id}`, ownerToken)).body.pools as { pool_id: string }[]).map((p) => p.pool_id)).toContain(poolId);
 
@@ -251,6 +252,16 @@ describe('orchestration gateway: a deployment from registration to deletion', ()
     expect(result.status).toBe('DELETED');
 
     expect((await call('DELETE', '/deployment/deleteModel', ownerToken, { model_name: modelName, model_version: '2.0' })).status).toBe(200);
-    expect((await call('POST', `/deployment/deletepool/${poolId}`, ownerToken)).status).toBe(200);
+    const deleted = await call('POST', `/deployment/deletepool/${poolId}`, ownerToken);
+    expect(deleted.status).toBe(200);
+    expect(deleted.body).toMatchObject({ deleted: true, status: 'DELETED' });
+    expect((await temporal.workflow.getHandle(workflowIds.pool(poolId)).result()).status).toBe('DELETED');
+    expect((await call('GET', `/deployment/list/pool/${poolId}/inventory`, ownerToken)).status).toBe(404);
+  });
+
+  it('deletes a pool that was created before it had a workflow (seeded), through update-with-start', async () => {
+    const res = await call('POST', `/deployment/deletepool/${other.pool_id}`, otherToken);
+    expect(res.status).toBe(200);
+    expect(res.body.status).toBe('DELETED');
   });
 });
