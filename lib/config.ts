@@ -73,6 +73,10 @@ const EnvSchema = z.object({
   LOCAL_ENGINE_DIR: z.string().optional(),
   ENGINE_READY_TIMEOUT_SECONDS: z.coerce.number().int().min(1).default(120),
   ENGINE_HEARTBEAT_INTERVAL_MS: z.coerce.number().int().min(100).default(5000),
+  /** How often each provider is reconciled (a Temporal Schedule per provider). */
+  RECONCILE_INTERVAL_SECONDS: z.coerce.number().int().min(1).default(30),
+  /** A READY node silent for this long is probed and, if its provider does not vouch for it, marked UNHEALTHY. */
+  STALE_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).default(20),
   ROUTES_REFRESH_MS: z.coerce.number().int().min(100).default(5000),
   CONTEXT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
@@ -111,6 +115,8 @@ export interface Config {
   localEngineDir: string;
   engineReadyTimeoutSeconds: number;
   engineHeartbeatIntervalMs: number;
+  reconcileIntervalSeconds: number;
+  staleHeartbeatSeconds: number;
   routesRefreshMs: number;
   contextCacheTtlMs: number;
   upstreamTimeoutMs: number;
@@ -211,6 +217,8 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     localEngineDir: e.LOCAL_ENGINE_DIR ?? `${e.INFERIA_DATA_DIR}/engines`,
     engineReadyTimeoutSeconds: e.ENGINE_READY_TIMEOUT_SECONDS,
     engineHeartbeatIntervalMs: e.ENGINE_HEARTBEAT_INTERVAL_MS,
+    reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
+    staleHeartbeatSeconds: e.STALE_HEARTBEAT_SECONDS,
     routesRefreshMs: e.ROUTES_REFRESH_MS,
     contextCacheTtlMs: e.CONTEXT_CACHE_TTL_MS,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,

@@ -10,6 +10,9 @@ export const channels = {
   apiKeys: 'inferia:api-keys',
 } as const;
 
+/** The latest resources a provider reported (written by reconciliation, read by the API). */
+export const providerResourcesKey = (provider: string) => `inferia:resources:${provider}`;
+
 export function createRedis(url: string, name: string): Redis {
   return new Redis(url, {
     connectionName: `inferia-${name}`,

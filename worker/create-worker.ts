@@ -3,6 +3,7 @@ import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createDeploymentActivities } from '../activities/deployment.activities.js';
 import { createPoolActivities } from '../activities/pool.activities.js';
+import { createReconcileActivities } from '../activities/reconcile.activities.js';
 import { createProviderRegistry, type ProviderRegistry } from '../adapters/providers/registry.js';
 import type { Config } from '../lib/config.js';
 import type { Db } from '../lib/db.js';
@@ -34,6 +35,7 @@ export function createActivities(deps: WorkerDeps) {
       pepper: config.secrets.apiKeyPepper,
     }),
     ...createPoolActivities({ db: deps.db, providers }),
+    ...createReconcileActivities({ db: deps.db, redis: deps.redis, providers, staleHeartbeatSeconds: config.staleHeartbeatSeconds }),
   };
 }
 

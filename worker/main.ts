@@ -1,11 +1,13 @@
 // The Temporal worker process: runs workflows and activities on the orchestration task queue.
-import { Connection } from '@temporalio/client';
+import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfig } from '../lib/config.js';
 import { createDb } from '../lib/db.js';
 import { createRedis } from '../lib/redis.js';
 import { ensureSearchAttributes } from '../lib/temporal.js';
+import { createProviderRegistry } from '../adapters/providers/registry.js';
 import { createOrchestrationWorker } from './create-worker.js';
+import { ensureReconcileSchedules } from './schedules.js';
 
 const config = loadConfig();
 Runtime.install({
@@ -18,6 +20,12 @@ const redis = createRedis(config.redisUrl, 'worker');
 const admin = await Connection.connect({ address: config.temporal.address });
 const added = await ensureSearchAttributes(admin, config.temporal.namespace);
 if (added.length > 0) console.log(`registered search attributes: ${added.join(', ')}`);
+const schedules = await ensureReconcileSchedules(new Client({ connection: admin, namespace: config.temporal.namespace }), {
+  providers: [...createProviderRegistry(config).keys()],
+  taskQueue: config.temporal.taskQueue,
+  intervalSeconds: config.reconcileIntervalSeconds,
+});
+console.log(`reconciliation schedules: ${schedules.join(', ')} (every ${config.reconcileIntervalSeconds} s)`);
 await admin.close();
 const connection = await NativeConnection.connect({ address: config.temporal.address });
 const worker = await createOrchestrationWorker({ config, db, redis, connection });

@@ -1,6 +1,8 @@
 // Provider name → adapter. Adding a provider is one folder under adapters/providers/ and one line here.
 import type { Config } from '../../lib/config.js';
+import { createKubernetesProvider } from './kubernetes/kubernetes-provider.js';
 import { createLocalProvider } from './local/local-provider.js';
+import { createSkypilotProvider } from './skypilot/skypilot-provider.js';
 import type { ProviderAdapter } from './types.js';
 
 export type ProviderRegistry = ReadonlyMap<string, ProviderAdapter>;
@@ -8,6 +10,8 @@ export type ProviderRegistry = ReadonlyMap<string, ProviderAdapter>;
 export function createProviderRegistry(config: Config): ProviderRegistry {
   const adapters: ProviderAdapter[] = [
     createLocalProvider({ engineDir: config.localEngineDir }),
+    createKubernetesProvider(config.providers.kubernetes),
+    createSkypilotProvider(config.providers.skypilot),
   ];
   return new Map(adapters.map((a) => [a.name, a]));
 }

@@ -66,6 +66,11 @@ export interface ReconcileResult {
 
 export interface ProviderAdapter {
   readonly name: string;
+  /**
+   * Whether this adapter answers for an instance id. A host-scoped provider (local) owns only its
+   * own host's engines, so reconciliation on one host never condemns another's. Default: all.
+   */
+  owns?(providerInstanceId: string): boolean;
   discoverNodes(): Promise<DiscoveredNode[]>;
   getNodeMetadata(providerInstanceId: string): Promise<Record<string, unknown>>;
   reconcile(knownInstanceIds: string[]): Promise<ReconcileResult>;

@@ -17,6 +17,7 @@ import {
   OrgQuery,
   OwnerIdParams,
   PoolIdParams,
+  ProviderQuery,
   RegisterModelBody,
   ScaleBody,
   StatusQuery,
@@ -80,6 +81,10 @@ export async function orchestrationApp(fastify: FastifyInstance, opts: Orchestra
   );
   app.delete('/deployment/delete/:deployment_id', { schema: { params: DeploymentIdParams } }, async (req, reply) =>
     reply.status(202).send(await service.delete(caller(req), req.params.deployment_id)),
+  );
+
+  app.get('/deployment/provider/resources', { schema: { querystring: ProviderQuery } }, async (req) =>
+    service.providerResources(caller(req), req.query.provider),
   );
 
   app.post('/inventory/heartbeat', { schema: { body: HeartbeatBody } }, async (req) => service.heartbeat(bearerToken(req), req.body));

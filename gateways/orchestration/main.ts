@@ -4,6 +4,7 @@ import Fastify from 'fastify';
 import { loadConfig } from '../../lib/config.js';
 import { createDb } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
+import { createRedis } from '../../lib/redis.js';
 import { createTemporalClient } from '../../lib/temporal.js';
 import { orchestrationApp } from './app.js';
 import { createOrchestrationGrpcServer, listen } from './grpc.js';
@@ -13,7 +14,8 @@ const config = loadConfig();
 const db = createDb(config.databaseUrl);
 const temporal = await createTemporalClient(config);
 const app = Fastify(serverOptions('orchestration', config));
-const service = new OrchestrationService({ db, temporal, config, log: app.log });
+const redis = createRedis(config.redisUrl, 'orchestration');
+const service = new OrchestrationService({ db, temporal, redis, config, log: app.log });
 await app.register(orchestrationApp, {
   config,
   service,
@@ -26,6 +28,7 @@ const grpcServer = createOrchestrationGrpcServer({ config, service, log: app.log
 app.addHook('onClose', async () => {
   await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
   await temporal.connection.close();
+  redis.disconnect();
   await db.$disconnect();
 });
 

@@ -12,6 +12,7 @@ import {
 import type { Config } from '../../lib/config.js';
 import { constantTimeEqual, keyedHash } from '../../lib/crypto.js';
 import type { Db } from '../../lib/db.js';
+import { providerResourcesKey, type Redis } from '../../lib/redis.js';
 import { AppError, assertNever, badRequest, conflict, notFound } from '../../lib/errors.js';
 import { requirePermission, resolveOrg, type Caller } from '../../lib/http/auth.js';
 import { searchAttributes, workflowIds } from '../../lib/temporal-names.js';
@@ -34,6 +35,8 @@ import type { CreatePoolInput, DeleteModelInput, DeployInput, HeartbeatInput, Re
 export interface OrchestrationDeps {
   db: Db;
   temporal: Client;
+  /** Provider resources cached by reconciliation. */
+  redis?: Redis;
   config: Config;
   taskQueue?: string;
   log?: { warn: (obj: object, msg: string) => void };
@@ -463,6 +466,29 @@ export class OrchestrationService {
 
   // ───────────────────────────── inventory ─────────────────────────────
 
+  /** What a provider offers, as its last reconciliation reported (the gateway never calls a provider). */
+  async providerResources(caller: Caller, provider: string) {
+    requirePermission(caller, 'inventory:read');
+    const cached = await this.deps.redis?.get(providerResourcesKey(provider));
+    if (!cached) {
+      throw new AppError('unavailable', `no resources reported for provider '${provider}' yet: its reconciliation runs every ${this.deps.config.reconcileIntervalSeconds} s`);
+    }
+    const parsed = JSON.parse(cached) as { fetched_at: string; resources: Record<string, unknown>[] };
+    return {
+      provider,
+      fetched_at: parsed.fetched_at,
+      resources: parsed.resources.map((r) => ({
+        name: r.name,
+        gpu_type: r.gpuType,
+        gpu_count: r.gpuCount,
+        vcpu: r.vcpu,
+        ram_gb: r.ramGb,
+        price_per_hour: r.pricePerHour,
+        available: r.available,
+      })),
+    };
+  }
+
   /**
    * A node reports itself. Inventory is updated on every beat; the deployment's workflow is
    * signalled only when the state changes, so steady heartbeats never grow workflow history.
@@ -480,11 +506,14 @@ export class OrchestrationService {
       // A node we released that still runs: tell it so (its agent should exit).
       throw new AppError('conflict', 'node was terminated', { state: 'TERMINATED' });
     }
+    // A node behind a Service or NAT may only know its listen address (0.0.0.0): the URL its
+    // provider gave us then stays.
+    const reported = input.expose_url && !/^https?:\/\/(0\.0\.0\.0|\[::\])(:|\/|$)/.test(input.expose_url) ? input.expose_url : null;
     const rows = await db.$queryRaw<{ previous: string }[]>`
       UPDATE inventory_nodes n
          SET state = ${input.state}, health_score = ${Math.round(input.health_score)},
              gpu_allocated = ${input.gpu_allocated}, vcpu_allocated = ${input.vcpu_allocated},
-             ram_gb_allocated = ${input.ram_gb_allocated}, expose_url = ${input.expose_url ?? null},
+             ram_gb_allocated = ${input.ram_gb_allocated}, expose_url = COALESCE(${reported}, n.expose_url),
              last_heartbeat_at = now(), updated_at = now()
         FROM (SELECT id, state FROM inventory_nodes WHERE id = ${node.id}::uuid FOR UPDATE) old
        WHERE n.id = old.id
@@ -496,7 +525,7 @@ export class OrchestrationService {
         await this.deps.temporal.workflow.getHandle(workflowIds.deployment(node.deploymentId)).signal(nodeEventSignal, {
           providerInstanceId: node.providerInstanceId,
           state: input.state,
-          exposeUrl: input.expose_url ?? null,
+          exposeUrl: reported ?? node.exposeUrl,
         });
       } catch (err) {
         if (!(err instanceof WorkflowNotFoundError)) {

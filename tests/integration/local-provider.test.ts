@@ -3,11 +3,12 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { createLocalProvider, localInstanceId } from '../../adapters/providers/local/local-provider.js';
+import { createLocalProvider, localInstanceId, localScope } from '../../adapters/providers/local/local-provider.js';
 import type { EngineSpec } from '../../adapters/providers/types.js';
 import { uniq, waitFor } from '../helpers/env.js';
 
-const provider = createLocalProvider({ engineDir: mkdtempSync(join(tmpdir(), 'inferia-local-')) });
+const engineDir = mkdtempSync(join(tmpdir(), 'inferia-local-'));
+const provider = createLocalProvider({ engineDir });
 
 const spec = (deploymentId: string, engine = 'mock'): EngineSpec => ({
   deploymentId,
@@ -35,7 +36,7 @@ describe('local provider', () => {
     const again = await provider.startEngine(spec(deploymentId));
     expect(again.providerInstanceId).toBe(first.providerInstanceId);
     expect(again.metadata.pid).toBe(first.metadata.pid);
-    expect(first.providerInstanceId).toBe(localInstanceId(deploymentId, 0));
+    expect(first.providerInstanceId).toBe(localInstanceId(localScope(engineDir), deploymentId, 0));
 
     const lines = await waitFor(async () => {
       const l = await provider.getLogs(first.providerInstanceId);
@@ -46,8 +47,11 @@ describe('local provider', () => {
     expect(res.status).toBe(200);
 
     expect((await provider.discoverNodes()).map((n) => n.providerInstanceId)).toContain(first.providerInstanceId);
-    const rec = await provider.reconcile([first.providerInstanceId, 'local-gone-r0']);
-    expect(rec.vanished).toEqual(['local-gone-r0']);
+    const gone = localInstanceId(localScope(engineDir), 'gone', 0);
+    const elsewhere = localInstanceId(localScope('/another/host/folder'), 'theirs', 0);
+    const rec = await provider.reconcile([first.providerInstanceId, gone, elsewhere]);
+    expect(rec.vanished).toEqual([gone]); // another scope's engine is not ours to condemn
+    expect(provider.owns?.(elsewhere)).toBe(false);
 
     await provider.stopEngine(first.providerInstanceId);
     await provider.stopEngine(first.providerInstanceId); // idempotent

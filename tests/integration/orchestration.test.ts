@@ -1,5 +1,7 @@
 // The orchestration gateway over HTTP with the real worker, Postgres, Redis, Temporal and the
 // local provider: validation, authorisation, tenancy and the whole deployment lifecycle.
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { NativeConnection, type Worker, bundleWorkflowCode } from '@temporalio/worker';
 import Fastify, { type FastifyInstance } from 'fastify';
 import jwt from 'jsonwebtoken';
@@ -52,7 +54,7 @@ beforeAll(async () => {
   running = worker.run();
 
   app = Fastify();
-  await app.register(orchestrationApp, { config, service: new OrchestrationService({ db: services.db, temporal, config }) });
+  await app.register(orchestrationApp, { config, service: new OrchestrationService({ db: services.db, temporal, redis: services.redis, config }) });
   await app.listen({ port, host: '127.0.0.1' });
 
   const slug = uniq('orch');
@@ -265,3 +267,52 @@ describe('orchestration gateway: a deployment from registration to deletion', ()
     expect(res.body.status).toBe('DELETED');
   });
 });
+
+describe('reconciliation', () => {
+  it('notices an engine that died behind a RUNNING deployment and replaces it', async () => {
+    const deployed = await call('POST', '/deployment/deploy', ownerToken, { model_name: 'mock', pool_id: org.pool_id, inference_model: uniq('heal') });
+    const id = deployed.body.deployment_id as string;
+    const running = await waitFor(async () => {
+      const s = await call('GET', `/deployment/status/${id}`, ownerToken);
+      return s.body.status === 'RUNNING' ? s.body : undefined;
+    }, 60_000);
+    const node = (running.nodes as { provider_instance_id: string; expose_url: string }[])[0]!;
+    const pidFile = join(config.localEngineDir, `${node.provider_instance_id}.pid`);
+    const oldPid = Number(readFileSync(pidFile, 'utf8'));
+    process.kill(oldPid, 'SIGKILL');
+
+    const summary = await temporal.workflow.execute('reconcileProviderWorkflow', {
+      taskQueue: config.temporal.taskQueue,
+      workflowId: uniq('reconcile-local'),
+      args: [{ provider: 'local' }],
+    });
+    expect(summary).toMatchObject({ provider: 'local' });
+    expect((summary as { vanished: number }).vanished).toBeGreaterThanOrEqual(1);
+
+    const healed = await waitFor(async () => {
+      const s = await call('GET', `/deployment/status/${id}?live=true`, ownerToken);
+      const state = s.body.workflow_state as { replacements: number; replicas: { state: string }[] } | null;
+      return state && state.replacements >= 1 && state.replicas[0]?.state === 'READY' ? s.body : undefined;
+    }, 60_000);
+    expect(healed.status).toBe('RUNNING');
+    expect(Number(readFileSync(pidFile, 'utf8'))).not.toBe(oldPid);
+    const events = (healed.events as { kind: string; message: string }[]).map((e) => `${e.kind}: ${e.message}`);
+    expect(events.some((e) => e.startsWith('replace: replacing replica 0'))).toBe(true);
+    const url = await waitFor(async () => {
+      const s = await call('GET', `/deployment/status/${id}`, ownerToken);
+      const n = (s.body.nodes as { state: string; expose_url: string | null }[])[0];
+      return n?.state === 'READY' && n.expose_url ? n.expose_url : undefined;
+    }, 30_000);
+    expect((await fetch(`${url}/health`)).status).toBe(200);
+
+    // The same run cached what the provider offers, for GET /deployment/provider/resources.
+    const resources = await call('GET', '/deployment/provider/resources?provider=local', ownerToken);
+    expect(resources.status).toBe(200);
+    expect((resources.body.resources as { vcpu: number }[])[0]?.vcpu).toBeGreaterThan(0);
+    expect((await call('GET', '/deployment/provider/resources?provider=mars', ownerToken)).status).toBe(400);
+
+    await call('POST', '/deployment/terminate', ownerToken, { deployment_id: id });
+    await waitFor(async () => (await call('GET', `/deployment/status/${id}`, ownerToken)).body.status === 'STOPPED', 30_000);
+  });
+});
+

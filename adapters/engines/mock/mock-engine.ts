@@ -10,6 +10,8 @@ export interface MockEngineOptions {
   model: string;
   host?: string;
   port?: number;
+  /** The URL others reach this engine at (a Service or load balancer); default: where it listens. */
+  publicUrl?: string;
   /** Per-token delay for streams, to look like a real engine in demos (0 in tests). */
   tokenDelayMs?: number;
   heartbeat?: {
@@ -214,7 +216,7 @@ export async function startMockEngine(options: MockEngineOptions) {
           ram_gb_allocated: 0.1,
           health_score: 100,
           state,
-          expose_url: url,
+          expose_url: options.publicUrl ?? url,
         }),
         signal: AbortSignal.timeout(5000),
       });
@@ -264,6 +266,7 @@ async function main() {
     host: env.INFERIA_ENGINE_HOST ?? '127.0.0.1',
     port: Number(env.INFERIA_ENGINE_PORT ?? 0),
     tokenDelayMs: Number(env.INFERIA_MOCK_TOKEN_DELAY_MS ?? 0),
+    publicUrl: env.INFERIA_ENGINE_PUBLIC_URL || undefined,
     heartbeat: hbUrl
       ? {
           url: hbUrl,

@@ -3,6 +3,7 @@
 // (it outlives a crashed worker) and tracked by a pid file named after its instance id, which
 // makes start and stop idempotent across activity retries and worker restarts.
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, hostname, totalmem } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -16,7 +17,12 @@ export interface LocalProviderOptions {
   engineDir: string;
 }
 
-export const localInstanceId = (deploymentId: string, replicaIndex: number) => `local-${deploymentId}-r${replicaIndex}`;
+/**
+ * Engines of one host and engine folder. Several workers (hosts, test runs) may share one
+ * database: each answers only for the instances of its own scope.
+ */
+export const localScope = (engineDir: string) => createHash('sha1').update(`${hostname()}:${resolve(engineDir)}`).digest('hex').slice(0, 8);
+export const localInstanceId = (scope: string, deploymentId: string, replicaIndex: number) => `local-${scope}-${deploymentId}-r${replicaIndex}`;
 
 function alive(pid: number): boolean {
   try {
@@ -29,6 +35,8 @@ function alive(pid: number): boolean {
 
 export function createLocalProvider(options: LocalProviderOptions): ProviderAdapter {
   const dir = resolve(options.engineDir);
+  const scope = localScope(dir);
+  const owns = (id: string) => id.startsWith(`local-${scope}-`);
   const pidFile = (id: string) => join(dir, `${id}.pid`);
   const logFile = (id: string) => join(dir, `${id}.log`);
 
@@ -57,6 +65,7 @@ export function createLocalProvider(options: LocalProviderOptions): ProviderAdap
 
   return {
     name: 'local',
+    owns,
 
     async discoverNodes(): Promise<DiscoveredNode[]> {
       return instanceIds()
@@ -72,7 +81,7 @@ export function createLocalProvider(options: LocalProviderOptions): ProviderAdap
     async reconcile(known) {
       const running = new Set(instanceIds().filter((id) => runningPid(id) !== undefined));
       const discovered = (await this.discoverNodes()).filter((n) => !known.includes(n.providerInstanceId));
-      return { discovered, vanished: known.filter((id) => !running.has(id)) };
+      return { discovered, vanished: known.filter((id) => owns(id) && !running.has(id)) };
     },
 
     async provisionNode(poolId) {
@@ -85,7 +94,7 @@ export function createLocalProvider(options: LocalProviderOptions): ProviderAdap
     },
 
     async startEngine(spec: EngineSpec): Promise<EngineInstance> {
-      const id = localInstanceId(spec.deploymentId, spec.replicaIndex);
+      const id = localInstanceId(scope, spec.deploymentId, spec.replicaIndex);
       const existing = runningPid(id);
       if (existing !== undefined) return { providerInstanceId: id, metadata: { pid: existing, host: hostname(), reused: true } };
       if (spec.engine !== 'mock') {
