@@ -10,6 +10,10 @@ export const channels = {
   apiKeys: 'inferia:api-keys',
 } as const;
 
+/** Recent engine output of a deployment, every replica (a capped Redis Stream). */
+export const deploymentLogsKey = (deploymentId: string) => `inferia:logs:${deploymentId}`;
+export const DEPLOYMENT_LOG_MAXLEN = 5000;
+
 /** The latest resources a provider reported (written by reconciliation, read by the API). */
 export const providerResourcesKey = (provider: string) => `inferia:resources:${provider}`;
 

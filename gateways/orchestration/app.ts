@@ -1,10 +1,13 @@
 // Orchestration gateway HTTP API (seed 001 paths and bodies). Thin: authenticate, validate,
 // call the service layer.
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import websocket from '@fastify/websocket';
+import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify';
+import type { WebSocket } from 'ws';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../../lib/config.js';
 import { authenticate, bearerToken } from '../../lib/http/auth.js';
 import { commonPlugin } from '../../lib/http/common.js';
+import { deploymentLogsKey, type Redis } from '../../lib/redis.js';
 import {
   CreatePoolBody,
   DeleteModelBody,
@@ -12,6 +15,8 @@ import {
   DeploymentIdBody,
   DeploymentIdParams,
   HeartbeatBody,
+  LogsBody,
+  LogsQuery,
   ModelNameParams,
   ModelParams,
   OrgQuery,
@@ -21,18 +26,22 @@ import {
   RegisterModelBody,
   ScaleBody,
   StatusQuery,
+  TicketQuery,
 } from './schemas.js';
-import type { OrchestrationService } from './service.js';
+import { logEntry, type OrchestrationService } from './service.js';
 
 export interface OrchestrationAppOptions {
   config: Config;
   service: OrchestrationService;
+  /** A Redis connection of its own for each live log socket (blocking reads). */
+  streamRedis?: () => Redis;
   ready?: () => Promise<Record<string, boolean>>;
 }
 
 export async function orchestrationApp(fastify: FastifyInstance, opts: OrchestrationAppOptions) {
   const { config, service } = opts;
   await fastify.register(commonPlugin, { service: 'orchestration', title: 'Inferia orchestration gateway', ready: opts.ready });
+  await fastify.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const caller = (req: FastifyRequest) => authenticate(config, req);
 
@@ -87,5 +96,63 @@ export async function orchestrationApp(fastify: FastifyInstance, opts: Orchestra
     service.providerResources(caller(req), req.query.provider),
   );
 
+  app.get('/deployment/logs/:deployment_id', { schema: { params: DeploymentIdParams, querystring: LogsQuery } }, async (req) =>
+    service.logs(caller(req), req.params.deployment_id, req.query.tail),
+  );
+  app.get('/deployment/logs/:deployment_id/stream', { schema: { params: DeploymentIdParams } }, async (req) =>
+    service.logStream(caller(req), req.params.deployment_id, `${req.protocol}://${req.host}`),
+  );
+  app.get(
+    '/deployment/logs/:deployment_id/ws',
+    { websocket: true, schema: { params: DeploymentIdParams, querystring: TicketQuery, hide: true } },
+    (socket, req) => {
+      const { deployment_id: deploymentId } = req.params;
+      try {
+        service.verifyLogTicket(req.query.ticket, deploymentId);
+      } catch {
+        socket.close(4401, 'invalid or expired ticket');
+        return;
+      }
+      if (!opts.streamRedis) {
+        socket.close(1011, 'log streaming unavailable');
+        return;
+      }
+      void streamLogs(socket, opts.streamRedis(), deploymentId, req.log);
+    },
+  );
+  app.post('/inventory/logs', { schema: { body: LogsBody } }, async (req) => service.ingestLogs(bearerToken(req), req.body));
+
   app.post('/inventory/heartbeat', { schema: { body: HeartbeatBody } }, async (req) => service.heartbeat(bearerToken(req), req.body));
+}
+
+/**
+ * Sends the recent lines, then every new one as it arrives (blocking reads on the deployment's
+ * stream), until the client goes away. Works the same from any gateway instance.
+ */
+async function streamLogs(socket: WebSocket, redis: Redis, deploymentId: string, log: FastifyBaseLogger) {
+  const key = deploymentLogsKey(deploymentId);
+  let open = true;
+  socket.on('close', () => {
+    open = false;
+    redis.disconnect();
+  });
+  try {
+    const backlog = (await redis.xrevrange(key, '+', '-', 'COUNT', 100)).reverse();
+    for (const [id, fields] of backlog) socket.send(JSON.stringify(logEntry(id, fields)));
+    let last = backlog.at(-1)?.[0] ?? '$';
+    while (open) {
+      const result = await redis.xread('BLOCK', 10_000, 'STREAMS', key, last);
+      for (const [, entries] of result ?? []) {
+        for (const [id, fields] of entries) {
+          socket.send(JSON.stringify(logEntry(id, fields)));
+          last = id;
+        }
+      }
+    }
+  } catch (err) {
+    if (open) {
+      log.warn({ err }, 'log stream failed');
+      socket.close(1011, 'log stream failed');
+    }
+  }
 }

@@ -19,6 +19,7 @@ const service = new OrchestrationService({ db, temporal, redis, config, log: app
 await app.register(orchestrationApp, {
   config,
   service,
+  streamRedis: () => createRedis(config.redisUrl, 'orchestration-logs'),
   ready: async () => ({
     postgres: await reachable(() => db.$queryRaw`SELECT 1`),
     temporal: await reachable(() => temporal.connection.workflowService.getSystemInfo({})),

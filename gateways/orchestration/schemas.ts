@@ -89,6 +89,17 @@ export const HeartbeatBody = z.object({
   expose_url: z.url({ protocol: /^https?$/ }).max(2000).nullish(),
 });
 
+export const LogsBody = z.object({
+  provider: z.enum(PROVIDERS),
+  provider_instance_id: z.string().trim().min(1).max(300),
+  lines: z
+    .array(z.object({ ts: z.string().max(40), line: z.string().max(8192) }))
+    .max(1000),
+});
+export const LogsQuery = z.object({ tail: z.coerce.number().int().min(1).max(5000).default(200) });
+export const TicketQuery = z.object({ ticket: z.string().max(2000).optional() });
+
+export type LogsInput = z.output<typeof LogsBody>;
 export type RegisterModelInput = z.output<typeof RegisterModelBody>;
 export type DeleteModelInput = z.output<typeof DeleteModelBody>;
 export type CreatePoolInput = z.output<typeof CreatePoolBody>;

@@ -2,6 +2,7 @@
 // and authorises, reads projections from Postgres, and starts, updates, signals or queries
 // workflows. It never calls a provider: that is the workflows' activities' job.
 import { randomUUID } from 'node:crypto';
+import jwt from 'jsonwebtoken';
 import {
   WithStartWorkflowOperation,
   WorkflowExecutionAlreadyStartedError,
@@ -12,7 +13,7 @@ import {
 import type { Config } from '../../lib/config.js';
 import { constantTimeEqual, keyedHash } from '../../lib/crypto.js';
 import type { Db } from '../../lib/db.js';
-import { providerResourcesKey, type Redis } from '../../lib/redis.js';
+import { DEPLOYMENT_LOG_MAXLEN, deploymentLogsKey, providerResourcesKey, type Redis } from '../../lib/redis.js';
 import { AppError, assertNever, badRequest, conflict, notFound } from '../../lib/errors.js';
 import { requirePermission, resolveOrg, type Caller } from '../../lib/http/auth.js';
 import { searchAttributes, workflowIds } from '../../lib/temporal-names.js';
@@ -30,7 +31,7 @@ import {
 import type { deploymentWorkflow } from '../../workflows/deployment.workflow.js';
 import { awaitProvisionedUpdate, deletePoolUpdate, type PoolSpec } from '../../workflows/pool.messages.js';
 import type { poolWorkflow } from '../../workflows/pool.workflow.js';
-import type { CreatePoolInput, DeleteModelInput, DeployInput, HeartbeatInput, RegisterModelInput } from './schemas.js';
+import type { CreatePoolInput, DeleteModelInput, DeployInput, HeartbeatInput, LogsInput, RegisterModelInput } from './schemas.js';
 
 export interface OrchestrationDeps {
   db: Db;
@@ -48,6 +49,13 @@ type NodeRow = Awaited<ReturnType<Db['inventoryNode']['findFirstOrThrow']>>;
 type DeploymentRow = Awaited<ReturnType<Db['deployment']['findFirstOrThrow']>>;
 
 const iso = (d: Date | null | undefined) => (d ? d.toISOString() : null);
+
+/** A log stream entry as the API returns it. */
+export function logEntry(id: string, fields: string[]) {
+  const f: Record<string, string> = {};
+  for (let i = 0; i + 1 < fields.length; i += 2) f[fields[i]!] = fields[i + 1]!;
+  return { id, ts: f.ts ?? null, replica: Number(f.replica ?? 0), instance: f.instance ?? null, line: f.line ?? '' };
+}
 
 export function modelView(m: ModelRow) {
   return {
@@ -493,15 +501,74 @@ export class OrchestrationService {
    * A node reports itself. Inventory is updated on every beat; the deployment's workflow is
    * signalled only when the state changes, so steady heartbeats never grow workflow history.
    */
-  async heartbeat(nodeTokenPresented: string | undefined, input: HeartbeatInput) {
-    const { db, config } = this.deps;
-    const node = await db.inventoryNode.findUnique({
-      where: { provider_providerInstanceId: { provider: input.provider, providerInstanceId: input.provider_instance_id } },
-    });
-    // Same answer for an unknown node and a bad token: a caller learns nothing about which nodes exist.
+  /** The node presenting this token; the same answer for an unknown node and a bad token. */
+  private async authenticateNode(token: string | undefined, provider: string, providerInstanceId: string): Promise<NodeRow> {
+    const node = await this.deps.db.inventoryNode.findUnique({ where: { provider_providerInstanceId: { provider, providerInstanceId } } });
     const tokenOk =
-      node?.nodeTokenHash && nodeTokenPresented !== undefined && constantTimeEqual(keyedHash(config.secrets.apiKeyPepper, nodeTokenPresented), node.nodeTokenHash);
+      node?.nodeTokenHash && token !== undefined && constantTimeEqual(keyedHash(this.deps.config.secrets.apiKeyPepper, token), node.nodeTokenHash);
     if (!node || !tokenOk) throw new AppError('unauthorized', 'unknown node or invalid node token');
+    return node;
+  }
+
+  /** A node agent ships engine output; it lands in the deployment's capped log stream. */
+  async ingestLogs(nodeTokenPresented: string | undefined, input: LogsInput) {
+    const node = await this.authenticateNode(nodeTokenPresented, input.provider, input.provider_instance_id);
+    if (!node.deploymentId || !this.deps.redis) return { accepted: 0 };
+    const key = deploymentLogsKey(node.deploymentId);
+    const pipeline = this.deps.redis.pipeline();
+    for (const entry of input.lines) {
+      pipeline.xadd(key, 'MAXLEN', '~', DEPLOYMENT_LOG_MAXLEN, '*', 'ts', entry.ts, 'replica', String(node.replicaIndex ?? 0), 'instance', node.providerInstanceId, 'line', entry.line);
+    }
+    pipeline.expire(key, 7 * 24 * 3600);
+    await pipeline.exec();
+    return { accepted: input.lines.length };
+  }
+
+  /** Recent output of every replica, oldest first. */
+  async logs(caller: Caller, deploymentId: string, tail: number) {
+    requirePermission(caller, 'deployments:read');
+    const d = await this.deploymentFor(caller, deploymentId);
+    const entries = this.deps.redis ? await this.deps.redis.xrevrange(deploymentLogsKey(d.id), '+', '-', 'COUNT', tail) : [];
+    return { deployment_id: d.id, lines: entries.reverse().map(([id, fields]) => logEntry(id, fields)) };
+  }
+
+  /** Where to open the live log stream: a WebSocket URL carrying a short-lived ticket for this deployment. */
+  async logStream(caller: Caller, deploymentId: string, baseUrl: string) {
+    requirePermission(caller, 'deployments:read');
+    const d = await this.deploymentFor(caller, deploymentId);
+    const ticket = jwt.sign({ scope: 'logs' }, this.deps.config.secrets.jwtSecret, {
+      algorithm: 'HS256',
+      subject: d.id,
+      audience: 'inferia-log-stream',
+      issuer: this.deps.config.jwt.issuer,
+      expiresIn: 60,
+    });
+    const ws = baseUrl.replace(/^http/, 'ws');
+    return {
+      deployment_id: d.id,
+      websocket_url: `${ws}/deployment/logs/${d.id}/ws?ticket=${encodeURIComponent(ticket)}`,
+      protocol: 'Each message is one JSON object: {id, ts, replica, instance, line}. The ticket is good for 60 s.',
+      expires_in: 60,
+    };
+  }
+
+  /** Checks a log-stream ticket; returns the deployment it opens. */
+  verifyLogTicket(ticket: string | undefined, deploymentId: string): void {
+    try {
+      const claims = jwt.verify(ticket ?? '', this.deps.config.secrets.jwtSecret, {
+        algorithms: ['HS256'],
+        audience: 'inferia-log-stream',
+        issuer: this.deps.config.jwt.issuer,
+      });
+      if (typeof claims !== 'object' || claims.sub !== deploymentId) throw new Error('wrong deployment');
+    } catch {
+      throw new AppError('unauthorized', 'invalid or expired log stream ticket');
+    }
+  }
+
+  async heartbeat(nodeTokenPresented: string | undefined, input: HeartbeatInput) {
+    const { db } = this.deps;
+    const node = await this.authenticateNode(nodeTokenPresented, input.provider, input.provider_instance_id);
     if (node.state === 'TERMINATED' && input.state !== 'TERMINATED') {
       // A node we released that still runs: tell it so (its agent should exit).
       throw new AppError('conflict', 'node was terminated', { state: 'TERMINATED' });

@@ -6,8 +6,10 @@ import { NativeConnection, type Worker, bundleWorkflowCode } from '@temporalio/w
 import Fastify, { type FastifyInstance } from 'fastify';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import type { Config } from '../../lib/config.js';
 import { signAccessToken } from '../../lib/http/auth.js';
+import { createRedis } from '../../lib/redis.js';
 import { createTemporalClient } from '../../lib/temporal.js';
 import { workflowIds } from '../../lib/temporal-names.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
@@ -54,7 +56,11 @@ beforeAll(async () => {
   running = worker.run();
 
   app = Fastify();
-  await app.register(orchestrationApp, { config, service: new OrchestrationService({ db: services.db, temporal, redis: services.redis, config }) });
+  await app.register(orchestrationApp, {
+    config,
+    service: new OrchestrationService({ db: services.db, temporal, redis: services.redis, config }),
+    streamRedis: () => createRedis(config.redisUrl, 'orch-it-logs'),
+  });
   await app.listen({ port, host: '127.0.0.1' });
 
   const slug = uniq('orch');
@@ -310,6 +316,53 @@ describe('reconciliation', () => {
     expect(resources.status).toBe(200);
     expect((resources.body.resources as { vcpu: number }[])[0]?.vcpu).toBeGreaterThan(0);
     expect((await call('GET', '/deployment/provider/resources?provider=mars', ownerToken)).status).toBe(400);
+
+    await call('POST', '/deployment/terminate', ownerToken, { deployment_id: id });
+    await waitFor(async () => (await call('GET', `/deployment/status/${id}`, ownerToken)).body.status === 'STOPPED', 30_000);
+  });
+});
+
+describe('deployment logs', () => {
+  it('returns recent engine output and streams new lines live over a WebSocket', async () => {
+    const deployed = await call('POST', '/deployment/deploy', ownerToken, { model_name: 'mock', pool_id: org.pool_id, inference_model: uniq('logs') });
+    const id = deployed.body.deployment_id as string;
+    const running = await waitFor(async () => {
+      const s = await call('GET', `/deployment/status/${id}`, ownerToken);
+      return s.body.status === 'RUNNING' ? s.body : undefined;
+    }, 60_000);
+    const engineUrl = (running.nodes as { expose_url: string }[])[0]!.expose_url;
+
+    const recent = await waitFor(async () => {
+      const l = await call('GET', `/deployment/logs/${id}?tail=50`, ownerToken);
+      const lines = l.body.lines as { line: string; replica: number }[];
+      return lines.some((x) => x.line.includes('serving')) ? lines : undefined;
+    }, 20_000);
+    expect(recent[0]?.replica).toBe(0);
+    expect((await call('GET', `/deployment/logs/${id}`, otherToken)).status).toBe(404);
+    expect((await call('GET', `/deployment/logs/${id}?tail=0`, ownerToken)).status).toBe(400);
+
+    const info = await call('GET', `/deployment/logs/${id}/stream`, ownerToken);
+    expect(info.body.websocket_url).toMatch(/^ws:\/\/127\.0\.0\.1:\d+\/deployment\/logs\/.+\/ws\?ticket=/);
+    const socket = new WebSocket(info.body.websocket_url as string);
+    const received: string[] = [];
+    socket.on('message', (data) => received.push((JSON.parse(data.toString()) as { line: string }).line));
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    await waitFor(async () => received.some((l) => l.includes('serving')), 10_000); // the backlog first
+    await fetch(`${engineUrl}/v1/chat/completions`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'x', messages: [{ role: 'user', content: 'log me' }] }),
+    });
+    await waitFor(async () => received.some((l) => l.includes('POST /v1/chat/completions 200')), 15_000);
+    socket.close();
+
+    // A wrong ticket is refused with a close code, not served.
+    const refused = new WebSocket(String(info.body.websocket_url).replace(/ticket=[^&]+/, 'ticket=forged'));
+    const code = await new Promise<number>((resolve) => refused.once('close', (c) => resolve(c)));
+    expect(code).toBe(4401);
 
     await call('POST', '/deployment/terminate', ownerToken, { deployment_id: id });
     await waitFor(async () => (await call('GET', `/deployment/status/${id}`, ownerToken)).body.status === 'STOPPED', 30_000);

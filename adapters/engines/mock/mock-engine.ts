@@ -93,7 +93,14 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 export async function startMockEngine(options: MockEngineOptions) {
   const { model } = options;
-  const log = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  const print = options.log ?? ((line: string) => process.stdout.write(`${line}\n`));
+  // Lines also go to the orchestration gateway (POST /inventory/logs), batched, like a node agent's
+  // log shipper: that is what GET /deployment/logs and its WebSocket stream serve.
+  const shipped: { ts: string; line: string }[] = [];
+  const log = (line: string) => {
+    print(line);
+    if (options.heartbeat && shipped.length < 5000) shipped.push({ ts: new Date().toISOString(), line });
+  };
   const created = Math.floor(Date.now() / 1000);
   let requests = 0;
 
@@ -231,6 +238,24 @@ export async function startMockEngine(options: MockEngineOptions) {
     return ok;
   };
   const hb = options.heartbeat;
+  let shipping: NodeJS.Timeout | undefined;
+  const ship = async () => {
+    if (!hb || shipped.length === 0) return;
+    const batch = shipped.splice(0, 500);
+    try {
+      const res = await fetch(hb.url.replace(/\/heartbeat$/, '/logs'), {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${hb.token}` },
+        body: JSON.stringify({ provider: hb.provider, provider_instance_id: hb.providerInstanceId, lines: batch }),
+        signal: AbortSignal.timeout(5000),
+      });
+      await res.arrayBuffer();
+      if (!res.ok && res.status >= 500) shipped.unshift(...batch); // keep them for the next try
+    } catch {
+      shipped.unshift(...batch.slice(-1000));
+    }
+  };
+  if (hb) shipping = setInterval(() => void ship(), 1000);
   if (hb) {
     // Until the gateway knows this node (its row is written just after the process starts),
     // retry quickly; then settle to the configured interval.
@@ -250,6 +275,8 @@ export async function startMockEngine(options: MockEngineOptions) {
     async close() {
       closed = true;
       if (timer) clearTimeout(timer);
+      if (shipping) clearInterval(shipping);
+      await ship();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
     },
