@@ -29,6 +29,9 @@ export function createReconcileActivities(deps: ReconcileDeps) {
       if (!adapter) return { changes: [], discovered: 0, vanished: 0, unhealthy: 0 };
       const rows = await db.inventoryNode.findMany({ where: { provider: input.provider, state: { not: 'TERMINATED' } } });
       const known = rows.filter((n) => adapter.owns?.(n.providerInstanceId) ?? true);
+      // A provider nobody uses (no pool, no node) is not called: an unconfigured cloud stays quiet.
+      const pools = await db.computePool.count({ where: { provider: input.provider, deletedAt: null } });
+      if (pools === 0 && known.length === 0) return { changes: [], discovered: 0, vanished: 0, unhealthy: 0 };
       const result = await adapter.reconcile(known.map((n) => n.providerInstanceId));
       Context.current().heartbeat('reconciled');
       const changes: NodeChange[] = [];

@@ -1,6 +1,6 @@
 // Provider and engine names the APIs accept. Kept here (not in adapters/) so gateways can
 // validate a request without importing provider code; worker/ checks that each has an adapter.
-export const PROVIDERS = ['local', 'kubernetes', 'skypilot'] as const;
+export const PROVIDERS = ['local', 'kubernetes', 'skypilot', 'nosana', 'akash'] as const;
 export type ProviderName = (typeof PROVIDERS)[number];
 
 export const ENGINES = ['mock', 'vllm', 'llama.cpp', 'openai'] as const;

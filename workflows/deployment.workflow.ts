@@ -40,7 +40,8 @@ const quick = proxyActivities<DeploymentActivities>({
 
 const provisioning = proxyActivities<DeploymentActivities>({
   startToCloseTimeout: '5 minutes',
-  heartbeatTimeout: '1 minute',
+  // A worker that dies mid-activity is noticed this fast; the retry finds what it had started.
+  heartbeatTimeout: '20 seconds',
   retry: {
     initialInterval: '2 seconds',
     backoffCoefficient: 2,

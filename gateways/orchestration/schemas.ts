@@ -70,7 +70,8 @@ export const OwnerIdParams = z.object({ owner_id: z.string().trim().min(1).max(2
 export const ModelParams = z.object({ name: name, version: z.string().trim().min(1).max(64) });
 export const ModelNameParams = z.object({ model_name: name });
 export const OrgQuery = z.object({ org_id: uuid.optional() });
-export const ProviderQuery = z.object({ provider: z.enum(PROVIDERS).default(PROVIDERS.includes('nosana' as never) ? ('nosana' as never) : 'local') });
+/** Seed 001: `provider` defaults to nosana. */
+export const ProviderQuery = z.object({ provider: z.enum(PROVIDERS).default('nosana') });
 export const StatusQuery = z.object({
   live: z
     .enum(['true', 'false', '1', '0'])

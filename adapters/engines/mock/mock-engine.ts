@@ -12,6 +12,8 @@ export interface MockEngineOptions {
   port?: number;
   /** The URL others reach this engine at (a Service or load balancer); default: where it listens. */
   publicUrl?: string;
+  /** Delay before listening, like a real engine loading weights. */
+  startupDelayMs?: number;
   /** Per-token delay for streams, to look like a real engine in demos (0 in tests). */
   tokenDelayMs?: number;
   heartbeat?: {
@@ -197,6 +199,8 @@ export async function startMockEngine(options: MockEngineOptions) {
   });
   server.keepAliveTimeout = 65_000;
 
+  // A real engine takes a while to load its weights; demos and tests can ask for the same.
+  if (options.startupDelayMs) await sleep(options.startupDelayMs);
   await new Promise<void>((resolve) => server.listen(options.port ?? 0, options.host ?? '127.0.0.1', resolve));
   const address = server.address() as AddressInfo;
   const url = `http://${options.host ?? '127.0.0.1'}:${address.port}`;
@@ -294,6 +298,7 @@ async function main() {
     port: Number(env.INFERIA_ENGINE_PORT ?? 0),
     tokenDelayMs: Number(env.INFERIA_MOCK_TOKEN_DELAY_MS ?? 0),
     publicUrl: env.INFERIA_ENGINE_PUBLIC_URL || undefined,
+    startupDelayMs: Number(env.INFERIA_MOCK_STARTUP_DELAY_MS ?? 0),
     heartbeat: hbUrl
       ? {
           url: hbUrl,

@@ -117,6 +117,7 @@ export function createLocalProvider(options: LocalProviderOptions): ProviderAdap
           INFERIA_PROVIDER: 'local',
           INFERIA_PROVIDER_INSTANCE_ID: id,
           INFERIA_MOCK_TOKEN_DELAY_MS: String(spec.configuration.token_delay_ms ?? 0),
+          INFERIA_MOCK_STARTUP_DELAY_MS: String(spec.configuration.startup_delay_ms ?? 0),
         },
       });
       closeSync(log);

@@ -1,0 +1,10 @@
+// The `nosana` provider: engine replicas are Nosana jobs, created and watched through the DePIN
+// sidecar (which holds the Solana wallet and the Nosana SDK; simulation or live per NOSANA_MODE).
+import type { ProviderAdapter } from '../types.js';
+import { createDepinProvider, type DepinProviderOptions } from '../depin/depin-provider.js';
+
+export type NosanaProviderOptions = DepinProviderOptions;
+
+export function createNosanaProvider(options: NosanaProviderOptions): ProviderAdapter {
+  return createDepinProvider('nosana', options);
+}
