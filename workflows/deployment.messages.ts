@@ -21,6 +21,8 @@ export interface DeploymentSpec {
   configuration: Record<string, unknown>;
   /** Seconds to wait for every replica's first READY heartbeat. */
   readyTimeoutSeconds: number;
+  /** Continue as new once history is this long (or when the server suggests it). Default 10,000. */
+  continueAsNewAfterEvents?: number;
 }
 
 export interface ReplicaView {

@@ -308,4 +308,37 @@ describe('deploymentWorkflow', () => {
       await handle.terminate('test over');
     });
   });
+
+  it('continues as new when its history grows long, keeping replicas and state', async () => {
+    const rec: Recorder = { statuses: [], reasons: [], started: [], stopped: [], removed: 0 };
+    const id = uniq('dep');
+    await withWorker(stubActivities(rec), async (taskQueue) => {
+      const first = await env.client.workflow.start<typeof deploymentWorkflow>('deploymentWorkflow', {
+        taskQueue,
+        workflowId: workflowIds.deployment(id),
+        args: [{ ...spec(id, 1), continueAsNewAfterEvents: 40 }],
+      });
+      await waitFor(async () => rec.started.length === 1);
+      await first.signal(nodeEventSignal, { providerInstanceId: `${id}-r0`, state: 'READY', exposeUrl: 'http://127.0.0.1:9' });
+      await waitFor(async () => (await first.query(statusQuery)).status === 'RUNNING');
+      const handle = env.client.workflow.getHandle(workflowIds.deployment(id)); // follows the latest run
+      // Steady-state node events grow history until the workflow starts a fresh run.
+      for (let i = 0; i < 30; i++) {
+        await handle.signal(nodeEventSignal, { providerInstanceId: `${id}-r0`, state: 'READY', exposeUrl: 'http://127.0.0.1:9' });
+      }
+      const next = await waitFor(async () => {
+        const d = await handle.describe();
+        return d.runId !== first.firstExecutionRunId ? d : undefined;
+      }, 20_000);
+      expect(next.status.name).toBe('RUNNING');
+      const carried = await handle.query(statusQuery);
+      expect(carried.status).toBe('RUNNING');
+      expect(carried.replicas[0]).toMatchObject({ providerInstanceId: `${id}-r0`, state: 'READY', exposeUrl: 'http://127.0.0.1:9' });
+      await handle.executeUpdate(terminateUpdate);
+      await waitFor(async () => (await handle.query(statusQuery)).status === 'STOPPED');
+      expect(rec.stopped).toEqual([`${id}-r0`]);
+      expect(rec.started).toEqual([0]); // nothing was started twice across runs
+      await handle.terminate('test over');
+    });
+  });
 });

@@ -273,8 +273,9 @@ export async function deploymentWorkflow(spec: DeploymentSpec, carried?: Carried
         continue;
       }
     }
-    await condition(() => needsAction() || workflowInfo().continueAsNewSuggested);
-    if (!needsAction() && workflowInfo().continueAsNewSuggested) {
+    const historyTooLong = () => workflowInfo().continueAsNewSuggested || workflowInfo().historyLength >= (spec.continueAsNewAfterEvents ?? 10_000);
+    await condition(() => needsAction() || historyTooLong());
+    if (!needsAction() && historyTooLong()) {
       await condition(allHandlersFinished);
       return continueAsNew<typeof deploymentWorkflow>({ ...spec, replicas: view.targetReplicas }, { view, nodes: liveNodes(view, nodes) });
     }

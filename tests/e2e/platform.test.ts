@@ -15,6 +15,7 @@ import type { Config } from '../../lib/config.js';
 import { startStack, type Stack } from '../../lib/local-services/stack.js';
 import { createTemporalClient } from '../../lib/temporal.js';
 import { searchAttributes, workflowIds } from '../../lib/temporal-names.js';
+import { reconcileScheduleId } from '../../worker/schedules.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
 import { freePort, testConfig, uniq, waitFor } from '../helpers/env.js';
 import { connect } from '../helpers/services.js';
@@ -74,6 +75,11 @@ afterAll(async () => {
     await waitForStatus(api, deploymentId, ['STOPPED'], { timeoutMs: 30_000 }).catch(() => undefined);
   }
   await stack?.stop();
+  const temporal = await createTemporalClient(config);
+  for (const provider of ['local', 'kubernetes', 'skypilot', 'nosana', 'akash']) {
+    await temporal.schedule.getHandle(reconcileScheduleId(provider, config.temporal.taskQueue)).delete().catch(() => undefined);
+  }
+  await temporal.connection.close();
   await services?.close();
 });
 
@@ -140,6 +146,18 @@ describe('the platform end to end', () => {
       const found: string[] = [];
       for await (const wf of temporal.workflow.list({ query: `InferiaDeploymentId = '${deploymentId}'` })) found.push(wf.workflowId);
       expect(found).toEqual([workflowIds.deployment(deploymentId)]);
+    } finally {
+      await temporal.connection.close();
+    }
+  });
+
+  it('reconciles every provider on a Temporal Schedule that never overlaps itself', async () => {
+    const temporal = await createTemporalClient(config);
+    try {
+      const schedule = await temporal.schedule.getHandle(reconcileScheduleId('local', config.temporal.taskQueue)).describe();
+      expect(schedule.policies.overlap).toBe('SKIP');
+      expect(schedule.spec.intervals?.[0]?.every).toBe(30_000);
+      expect(schedule.action).toMatchObject({ type: 'startWorkflow', workflowType: 'reconcileProviderWorkflow', taskQueue: config.temporal.taskQueue });
     } finally {
       await temporal.connection.close();
     }

@@ -332,6 +332,14 @@ describe('deployment logs', () => {
     }, 60_000);
     const engineUrl = (running.nodes as { expose_url: string }[])[0]!.expose_url;
 
+    // Steady heartbeats (one a second here) update the inventory but never grow workflow history.
+    const handle = temporal.workflow.getHandle(workflowIds.deployment(id));
+    const before = (await handle.describe()).historyLength;
+    const beatBefore = (await services.db.inventoryNode.findFirstOrThrow({ where: { deploymentId: id } })).lastHeartbeatAt!;
+    await new Promise((r) => setTimeout(r, 3500));
+    expect((await handle.describe()).historyLength).toBe(before);
+    expect((await services.db.inventoryNode.findFirstOrThrow({ where: { deploymentId: id } })).lastHeartbeatAt!.getTime()).toBeGreaterThan(beatBefore.getTime());
+
     const recent = await waitFor(async () => {
       const l = await call('GET', `/deployment/logs/${id}?tail=50`, ownerToken);
       const lines = l.body.lines as { line: string; replica: number }[];
