@@ -334,7 +334,14 @@ describe('deployment logs', () => {
 
     // Steady heartbeats (one a second here) update the inventory but never grow workflow history.
     const handle = temporal.workflow.getHandle(workflowIds.deployment(id));
-    const before = (await handle.describe()).historyLength;
+    // (Wait out the workflow task that recorded RUNNING, so only later events would count.)
+    let before = (await handle.describe()).historyLength;
+    for (let settled = false; !settled; ) {
+      await new Promise((r) => setTimeout(r, 500));
+      const now = (await handle.describe()).historyLength;
+      settled = now === before;
+      before = now;
+    }
     const beatBefore = (await services.db.inventoryNode.findFirstOrThrow({ where: { deploymentId: id } })).lastHeartbeatAt!;
     await new Promise((r) => setTimeout(r, 3500));
     expect((await handle.describe()).historyLength).toBe(before);
