@@ -1,7 +1,16 @@
-// Provider and engine names the APIs accept. Kept here (not in adapters/) so gateways can
-// validate a request without importing provider code; worker/ checks that each has an adapter.
-export const PROVIDERS = ['local', 'kubernetes', 'skypilot', 'nosana', 'akash'] as const;
-export type ProviderName = (typeof PROVIDERS)[number];
+// The provider registry: each name and the module under adapters/providers/ that builds its
+// adapter (the module exports `createProvider(config)`). Adding a provider is its folder plus one
+// line here. Names live in lib/ so gateways validate `provider` without importing provider code;
+// only the worker loads the modules (adapters/providers/registry.ts).
+export const PROVIDER_MODULES = {
+  local: './local/local-provider.js',
+  kubernetes: './kubernetes/kubernetes-provider.js',
+  skypilot: './skypilot/skypilot-provider.js',
+  nosana: './nosana/nosana-provider.js',
+  akash: './akash/akash-provider.js',
+} as const;
+export type ProviderName = keyof typeof PROVIDER_MODULES;
+export const PROVIDERS = Object.keys(PROVIDER_MODULES) as [ProviderName, ...ProviderName[]];
 
 export const ENGINES = ['mock', 'vllm', 'llama.cpp', 'openai'] as const;
 export type EngineName = (typeof ENGINES)[number];

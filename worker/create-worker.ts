@@ -22,9 +22,9 @@ export interface WorkerDeps {
   workflowBundle?: WorkerOptions['workflowBundle'];
 }
 
-export function createActivities(deps: WorkerDeps) {
+export async function createActivities(deps: WorkerDeps) {
   const { config } = deps;
-  const providers = deps.providers ?? createProviderRegistry(config);
+  const providers = deps.providers ?? (await createProviderRegistry(config));
   return {
     ...createDeploymentActivities({
       db: deps.db,
@@ -45,7 +45,7 @@ export async function createOrchestrationWorker(deps: WorkerDeps): Promise<Worke
     namespace: deps.config.temporal.namespace,
     taskQueue: deps.taskQueue ?? deps.config.temporal.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
-    activities: createActivities(deps),
+    activities: await createActivities(deps),
     shutdownGraceTime: '10 seconds',
   });
 }

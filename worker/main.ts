@@ -2,10 +2,10 @@
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, makeTelemetryFilterString } from '@temporalio/worker';
 import { loadConfig } from '../lib/config.js';
+import { PROVIDERS } from '../lib/providers.js';
 import { createDb } from '../lib/db.js';
 import { createRedis } from '../lib/redis.js';
 import { ensureSearchAttributes } from '../lib/temporal.js';
-import { createProviderRegistry } from '../adapters/providers/registry.js';
 import { createOrchestrationWorker } from './create-worker.js';
 import { ensureReconcileSchedules } from './schedules.js';
 
@@ -21,7 +21,7 @@ const admin = await Connection.connect({ address: config.temporal.address });
 const added = await ensureSearchAttributes(admin, config.temporal.namespace);
 if (added.length > 0) console.log(`registered search attributes: ${added.join(', ')}`);
 const schedules = await ensureReconcileSchedules(new Client({ connection: admin, namespace: config.temporal.namespace }), {
-  providers: [...createProviderRegistry(config).keys()],
+  providers: PROVIDERS,
   taskQueue: config.temporal.taskQueue,
   intervalSeconds: config.reconcileIntervalSeconds,
 });

@@ -1,22 +1,23 @@
-// Provider name → adapter. Adding a provider is one folder under adapters/providers/ and one line here.
+// Provider name → adapter, built from the registry in lib/providers.ts: each listed module
+// exports `createProvider(config)`. Loaded only by the worker (and tools), never by a gateway.
 import type { Config } from '../../lib/config.js';
-import { createAkashProvider } from './akash/akash-provider.js';
-import { createKubernetesProvider } from './kubernetes/kubernetes-provider.js';
-import { createLocalProvider } from './local/local-provider.js';
-import { createNosanaProvider } from './nosana/nosana-provider.js';
-import { createSkypilotProvider } from './skypilot/skypilot-provider.js';
+import { PROVIDER_MODULES } from '../../lib/providers.js';
 import type { ProviderAdapter } from './types.js';
 
 export type ProviderRegistry = ReadonlyMap<string, ProviderAdapter>;
 
-export function createProviderRegistry(config: Config): ProviderRegistry {
-  const adapters: ProviderAdapter[] = [
-    createLocalProvider({ engineDir: config.localEngineDir }),
-    createKubernetesProvider(config.providers.kubernetes),
-    createSkypilotProvider(config.providers.skypilot),
-    createNosanaProvider({ sidecarUrl: config.urls.sidecar, serviceToken: config.secrets.internalServiceToken }),
-    createAkashProvider({ sidecarUrl: config.urls.sidecar, serviceToken: config.secrets.internalServiceToken }),
-  ];
-  return new Map(adapters.map((a) => [a.name, a]));
+export interface ProviderModule {
+  createProvider(config: Config): ProviderAdapter;
 }
 
+export async function createProviderRegistry(config: Config): Promise<ProviderRegistry> {
+  const adapters = await Promise.all(
+    Object.entries(PROVIDER_MODULES).map(async ([name, path]) => {
+      const mod = (await import(path)) as ProviderModule;
+      const adapter = mod.createProvider(config);
+      if (adapter.name !== name) throw new Error(`provider module ${path} builds '${adapter.name}', registered as '${name}'`);
+      return adapter;
+    }),
+  );
+  return new Map(adapters.map((a) => [a.name, a]));
+}

@@ -2,6 +2,7 @@
 // engine replica is one apps/v1 Deployment (replicas 1) plus one ClusterIP Service, both named
 // after the replica. Every create tolerates 409 AlreadyExists by reading the object back, and
 // every delete tolerates 404, so an activity that is retried creates and removes nothing twice.
+import type { Config } from '../../../lib/config.js';
 import {
   ApiException,
   AppsV1Api,
@@ -568,3 +569,6 @@ export function createKubernetesProvider(options: KubernetesProviderOptions): Pr
     },
   };
 }
+
+/** Registry entry (lib/providers.ts). */
+export const createProvider = (config: Config): ProviderAdapter => createKubernetesProvider(config.providers.kubernetes);

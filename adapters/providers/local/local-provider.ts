@@ -2,6 +2,7 @@
 // default, so the whole platform works end to end on one machine. Each engine is detached
 // (it outlives a crashed worker) and tracked by a pid file named after its instance id, which
 // makes start and stop idempotent across activity retries and worker restarts.
+import type { Config } from '../../../lib/config.js';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync, writeFileSync } from 'node:fs';
@@ -176,3 +177,6 @@ export function createLocalProvider(options: LocalProviderOptions): ProviderAdap
     },
   };
 }
+
+/** Registry entry (lib/providers.ts). */
+export const createProvider = (config: Config): ProviderAdapter => createLocalProvider({ engineDir: config.localEngineDir });

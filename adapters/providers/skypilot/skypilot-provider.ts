@@ -4,6 +4,7 @@
 // server's cluster table (POST /status) plus its queue of unfinished requests is the only state.
 // startEngine returns once the server has queued the launch; readiness comes from probeEngine
 // (the cluster's status) and from the engine's own heartbeats.
+import type { Config } from '../../../lib/config.js';
 import {
   ProviderConfigError,
   type DiscoveredNode,
@@ -393,3 +394,6 @@ export function createSkypilotProvider(options: SkypilotProviderOptions): Provid
     },
   };
 }
+
+/** Registry entry (lib/providers.ts). */
+export const createProvider = (config: Config): ProviderAdapter => createSkypilotProvider(config.providers.skypilot);
