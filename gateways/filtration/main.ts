@@ -3,16 +3,26 @@ import Fastify from 'fastify';
 import { loadConfig } from '../../lib/config.js';
 import { createDb } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
+import { createRedis } from '../../lib/redis.js';
+import { SessionRevocations } from '../../lib/sessions.js';
 import { filtrationApp } from './app.js';
+import { AuthService } from './auth-service.js';
 import { IdentityService } from './identity-service.js';
 
 const config = loadConfig();
 const db = createDb(config.databaseUrl);
 const app = Fastify(serverOptions('filtration', config));
+const redis = createRedis(config.redisUrl, 'filtration');
+const sessions = new SessionRevocations(redis, config.jwt.accessTtlSeconds);
 await app.register(filtrationApp, {
   config,
   identity: new IdentityService({ db, config }),
+  auth: new AuthService({ db, redis, config, sessions }),
+  sessions,
   ready: async () => ({ postgres: await reachable(() => db.$queryRaw`SELECT 1`) }),
 });
-app.addHook('onClose', async () => db.$disconnect());
+app.addHook('onClose', async () => {
+  redis.disconnect();
+  await db.$disconnect();
+});
 await serve(app, config.ports.filtration, config.host);

@@ -5,9 +5,10 @@ import type { FastifyBaseLogger, FastifyInstance, FastifyRequest } from 'fastify
 import type { WebSocket } from 'ws';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import type { Config } from '../../lib/config.js';
-import { authenticate, bearerToken } from '../../lib/http/auth.js';
+import { authenticate, bearerToken, type Caller } from '../../lib/http/auth.js';
 import { commonPlugin } from '../../lib/http/common.js';
 import { deploymentLogsKey, type Redis } from '../../lib/redis.js';
+import type { SessionRevocations } from '../../lib/sessions.js';
 import {
   CreatePoolBody,
   DeleteModelBody,
@@ -35,6 +36,8 @@ export interface OrchestrationAppOptions {
   service: OrchestrationService;
   /** A Redis connection of its own for each live log socket (blocking reads). */
   streamRedis?: () => Redis;
+  /** Refuses access tokens whose session was ended (logout, password or role change). */
+  sessions?: SessionRevocations;
   ready?: () => Promise<Record<string, boolean>>;
 }
 
@@ -43,64 +46,68 @@ export async function orchestrationApp(fastify: FastifyInstance, opts: Orchestra
   await fastify.register(commonPlugin, { service: 'orchestration', title: 'Inferia orchestration gateway', ready: opts.ready });
   await fastify.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const caller = (req: FastifyRequest) => authenticate(config, req);
+  const caller = async (req: FastifyRequest): Promise<Caller> => {
+    const c = authenticate(config, req);
+    await opts.sessions?.assertLive(c);
+    return c;
+  };
 
   app.post('/deployment/registerModel', { schema: { body: RegisterModelBody } }, async (req, reply) =>
-    reply.status(201).send(await service.registerModel(caller(req), req.body)),
+    reply.status(201).send(await service.registerModel(await caller(req), req.body)),
   );
   app.get('/deployment/getModel/:name/:version', { schema: { params: ModelParams, querystring: OrgQuery } }, async (req) =>
-    service.getModel(caller(req), req.params.name, req.params.version, req.query.org_id),
+    service.getModel(await caller(req), req.params.name, req.params.version, req.query.org_id),
   );
   app.get('/deployment/listModels/:model_name', { schema: { params: ModelNameParams, querystring: OrgQuery } }, async (req) => ({
-    models: await service.listModels(caller(req), req.params.model_name, req.query.org_id),
+    models: await service.listModels(await caller(req), req.params.model_name, req.query.org_id),
   }));
   app.get('/deployment/listModels', { schema: { querystring: OrgQuery } }, async (req) => ({
-    models: await service.listModels(caller(req), undefined, req.query.org_id),
+    models: await service.listModels(await caller(req), undefined, req.query.org_id),
   }));
-  app.delete('/deployment/deleteModel', { schema: { body: DeleteModelBody } }, async (req) => service.deleteModel(caller(req), req.body));
+  app.delete('/deployment/deleteModel', { schema: { body: DeleteModelBody } }, async (req) => service.deleteModel(await caller(req), req.body));
 
   app.post('/deployment/createpool', { schema: { body: CreatePoolBody } }, async (req, reply) =>
-    reply.status(201).send(await service.createPool(caller(req), req.body)),
+    reply.status(201).send(await service.createPool(await caller(req), req.body)),
   );
   app.get('/deployment/listPools/:owner_id', { schema: { params: OwnerIdParams } }, async (req) => ({
-    pools: await service.listPools(caller(req), req.params.owner_id),
+    pools: await service.listPools(await caller(req), req.params.owner_id),
   }));
   app.get('/deployment/list/pool/:pool_id/inventory', { schema: { params: PoolIdParams } }, async (req) =>
-    service.poolInventory(caller(req), req.params.pool_id),
+    service.poolInventory(await caller(req), req.params.pool_id),
   );
-  app.post('/deployment/deletepool/:pool_id', { schema: { params: PoolIdParams } }, async (req) => service.deletePool(caller(req), req.params.pool_id));
+  app.post('/deployment/deletepool/:pool_id', { schema: { params: PoolIdParams } }, async (req) => service.deletePool(await caller(req), req.params.pool_id));
 
   app.post('/deployment/deploy', { schema: { body: DeployBody } }, async (req, reply) =>
-    reply.status(202).send(await service.deploy(caller(req), req.body)),
+    reply.status(202).send(await service.deploy(await caller(req), req.body)),
   );
   app.get('/deployment/deployments', { schema: { querystring: OrgQuery } }, async (req) => ({
-    deployments: await service.listDeployments(caller(req), req.query.org_id),
+    deployments: await service.listDeployments(await caller(req), req.query.org_id),
   }));
   app.get('/deployment/status/:deployment_id', { schema: { params: DeploymentIdParams, querystring: StatusQuery } }, async (req) =>
-    service.getDeployment(caller(req), req.params.deployment_id, { live: req.query.live }),
+    service.getDeployment(await caller(req), req.params.deployment_id, { live: req.query.live }),
   );
   app.post('/deployment/start', { schema: { body: DeploymentIdBody } }, async (req, reply) =>
-    reply.status(202).send(await service.start(caller(req), req.body.deployment_id)),
+    reply.status(202).send(await service.start(await caller(req), req.body.deployment_id)),
   );
   app.post('/deployment/terminate', { schema: { body: DeploymentIdBody } }, async (req, reply) =>
-    reply.status(202).send(await service.terminate(caller(req), req.body.deployment_id)),
+    reply.status(202).send(await service.terminate(await caller(req), req.body.deployment_id)),
   );
   app.post('/deployment/scale', { schema: { body: ScaleBody } }, async (req, reply) =>
-    reply.status(202).send(await service.scale(caller(req), req.body.deployment_id, req.body.replicas)),
+    reply.status(202).send(await service.scale(await caller(req), req.body.deployment_id, req.body.replicas)),
   );
   app.delete('/deployment/delete/:deployment_id', { schema: { params: DeploymentIdParams } }, async (req, reply) =>
-    reply.status(202).send(await service.delete(caller(req), req.params.deployment_id)),
+    reply.status(202).send(await service.delete(await caller(req), req.params.deployment_id)),
   );
 
   app.get('/deployment/provider/resources', { schema: { querystring: ProviderQuery } }, async (req) =>
-    service.providerResources(caller(req), req.query.provider),
+    service.providerResources(await caller(req), req.query.provider),
   );
 
   app.get('/deployment/logs/:deployment_id', { schema: { params: DeploymentIdParams, querystring: LogsQuery } }, async (req) =>
-    service.logs(caller(req), req.params.deployment_id, req.query.tail),
+    service.logs(await caller(req), req.params.deployment_id, req.query.tail),
   );
   app.get('/deployment/logs/:deployment_id/stream', { schema: { params: DeploymentIdParams } }, async (req) =>
-    service.logStream(caller(req), req.params.deployment_id, `${req.protocol}://${req.host}`),
+    service.logStream(await caller(req), req.params.deployment_id, `${req.protocol}://${req.host}`),
   );
   app.get(
     '/deployment/logs/:deployment_id/ws',

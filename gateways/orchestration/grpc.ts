@@ -8,6 +8,7 @@ import type { ZodType } from 'zod';
 import type { Config } from '../../lib/config.js';
 import { AppError, assertNever, type ErrorCode } from '../../lib/errors.js';
 import { authenticateToken, type Caller } from '../../lib/http/auth.js';
+import type { SessionRevocations } from '../../lib/sessions.js';
 import {
   CreatePoolBody,
   DeleteModelBody,
@@ -98,7 +99,12 @@ function parseJsonField(message: Record<string, unknown>, field: string): Record
 
 type Handler = (caller: Caller, request: Record<string, unknown>) => Promise<unknown>;
 
-export function createOrchestrationGrpcServer(opts: { config: Config; service: OrchestrationService; log?: { error: (o: object, m: string) => void } }) {
+export function createOrchestrationGrpcServer(opts: {
+  config: Config;
+  service: OrchestrationService;
+  sessions?: SessionRevocations;
+  log?: { error: (o: object, m: string) => void };
+}) {
   const { config, service } = opts;
   const definition = loadOrchestrationProto();
   const proto = grpc.loadPackageDefinition(definition) as unknown as Record<string, Record<string, Record<string, { service: grpc.ServiceDefinition }>>>;
@@ -108,7 +114,11 @@ export function createOrchestrationGrpcServer(opts: { config: Config; service: O
     const header = call.metadata.get('authorization')[0];
     const token = typeof header === 'string' ? /^Bearer\s+(\S+)$/i.exec(header)?.[1] : undefined;
     Promise.resolve()
-      .then(() => handler(authenticateToken(config, token), call.request))
+      .then(async () => {
+        const caller = authenticateToken(config, token);
+        await opts.sessions?.assertLive(caller);
+        return handler(caller, call.request);
+      })
       .then(
         (result) => callback(null, toProto(result)),
         (err: unknown) => {

@@ -5,6 +5,7 @@ import { loadConfig } from '../../lib/config.js';
 import { createDb } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
 import { createRedis } from '../../lib/redis.js';
+import { SessionRevocations } from '../../lib/sessions.js';
 import { createTemporalClient } from '../../lib/temporal.js';
 import { orchestrationApp } from './app.js';
 import { createOrchestrationGrpcServer, listen } from './grpc.js';
@@ -16,16 +17,18 @@ const temporal = await createTemporalClient(config);
 const app = Fastify(serverOptions('orchestration', config));
 const redis = createRedis(config.redisUrl, 'orchestration');
 const service = new OrchestrationService({ db, temporal, redis, config, log: app.log });
+const sessions = new SessionRevocations(redis, config.jwt.accessTtlSeconds);
 await app.register(orchestrationApp, {
   config,
   service,
   streamRedis: () => createRedis(config.redisUrl, 'orchestration-logs'),
+  sessions,
   ready: async () => ({
     postgres: await reachable(() => db.$queryRaw`SELECT 1`),
     temporal: await reachable(() => temporal.connection.workflowService.getSystemInfo({})),
   }),
 });
-const grpcServer = createOrchestrationGrpcServer({ config, service, log: app.log });
+const grpcServer = createOrchestrationGrpcServer({ config, service, sessions, log: app.log });
 app.addHook('onClose', async () => {
   await new Promise<void>((resolve) => grpcServer.tryShutdown(() => resolve()));
   await temporal.connection.close();

@@ -13,14 +13,24 @@ export interface AccessClaims {
   role: string;
   email?: string;
   sid?: string;
+  /** Issued at, in milliseconds (set on verification): revocation compares against it. */
+  issuedAtMs?: number;
 }
 
 export type Caller =
-  | { kind: 'user'; userId: string; orgId: string; role: string; permissions: ReadonlySet<Permission> }
+  | {
+      kind: 'user';
+      userId: string;
+      orgId: string;
+      role: string;
+      permissions: ReadonlySet<Permission>;
+      sessionId?: string;
+      issuedAt: number;
+    }
   | { kind: 'service'; service: string };
 
 export function signAccessToken(config: Config, claims: AccessClaims): string {
-  return jwt.sign({ org: claims.org, role: claims.role, email: claims.email, sid: claims.sid }, config.secrets.jwtSecret, {
+  return jwt.sign({ org: claims.org, role: claims.role, email: claims.email, sid: claims.sid, ims: Date.now() }, config.secrets.jwtSecret, {
     algorithm: 'HS256',
     subject: claims.sub,
     issuer: config.jwt.issuer,
@@ -40,7 +50,14 @@ export function verifyAccessToken(config: Config, token: string): AccessClaims {
     if (typeof payload !== 'object' || typeof payload.sub !== 'string' || typeof payload.org !== 'string' || typeof payload.role !== 'string') {
       throw new Error('missing claims');
     }
-    return { sub: payload.sub, org: payload.org, role: payload.role, email: payload.email as string | undefined, sid: payload.sid as string | undefined };
+    return {
+      sub: payload.sub,
+      org: payload.org,
+      role: payload.role,
+      email: payload.email as string | undefined,
+      sid: payload.sid as string | undefined,
+      issuedAtMs: typeof payload.ims === 'number' ? payload.ims : typeof payload.iat === 'number' ? payload.iat * 1000 : 0,
+    };
   } catch {
     throw unauthorized('invalid or expired access token');
   }
@@ -62,7 +79,15 @@ export function authenticateToken(config: Config, token: string | undefined): Ca
   if (!token) throw unauthorized();
   if (constantTimeEqual(token, config.secrets.internalServiceToken)) return { kind: 'service', service: 'internal' };
   const claims = verifyAccessToken(config, token);
-  return { kind: 'user', userId: claims.sub, orgId: claims.org, role: claims.role, permissions: permissionsFor(claims.role) };
+  return {
+    kind: 'user',
+    userId: claims.sub,
+    orgId: claims.org,
+    role: claims.role,
+    permissions: permissionsFor(claims.role),
+    sessionId: claims.sid,
+    issuedAt: claims.issuedAtMs ?? 0,
+  };
 }
 
 export function requirePermission(caller: Caller, permission: Permission): void {

@@ -59,6 +59,7 @@ export function describeError(err: unknown): ErrorBody {
 export function sendInferiaError(req: FastifyRequest, reply: FastifyReply, err: unknown) {
   const e = describeError(err);
   if (e.status >= 500) req.log.error({ err }, 'request failed');
+  if (typeof e.details?.retry_after === 'number') reply.header('retry-after', String(e.details.retry_after));
   return reply.status(e.status).send({ error: { code: e.code, message: e.message, details: e.details ?? {} } });
 }
 

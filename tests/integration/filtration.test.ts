@@ -4,7 +4,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { generate as generateTotp, generateSecret } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filtrationApp } from '../../gateways/filtration/app.js';
+import { AuthService } from '../../gateways/filtration/auth-service.js';
 import { IdentityService } from '../../gateways/filtration/identity-service.js';
+import { SessionRevocations } from '../../lib/sessions.js';
 import type { Config } from '../../lib/config.js';
 import { encryptSecret, hashPassword, parseApiKey } from '../../lib/crypto.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
@@ -16,14 +18,22 @@ let services: ReturnType<typeof connect>;
 let app: FastifyInstance;
 let org: DemoCredentials;
 
+// Each run signs in from its own address, so per-address throttling never spills between runs.
+const address = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
 const post = (url: string, body: unknown, token?: string) =>
-  app.inject({ method: 'POST', url, payload: body as object, headers: token ? { authorization: `Bearer ${token}` } : {} });
+  app.inject({ method: 'POST', url, remoteAddress: address, payload: body as object, headers: token ? { authorization: `Bearer ${token}` } : {} });
 
 beforeAll(async () => {
   config = testConfig();
   services = connect(config, 'filtration-it');
   app = Fastify();
-  await app.register(filtrationApp, { config, identity: new IdentityService({ db: services.db, config }) });
+  const sessions = new SessionRevocations(services.redis, config.jwt.accessTtlSeconds);
+  await app.register(filtrationApp, {
+    config,
+    identity: new IdentityService({ db: services.db, config }),
+    auth: new AuthService({ db: services.db, redis: services.redis, config, sessions }),
+    sessions,
+  });
   const slug = uniq('filt');
   org = await seedOrg(services.db, config, { slug, name: slug, adminEmail: `${slug}@test.local`, adminPassword: 'a long enough password' });
 });
@@ -104,3 +114,108 @@ describe('POST /internal/context', () => {
     expect((await post('/internal/context', { api_key: org.api_key }, config.secrets.internalServiceToken)).statusCode).toBe(401);
   });
 });
+
+const auth = (token: string) => ({ authorization: `Bearer ${token}` });
+const login = async (emailAddress: string, password: string, totp_code?: string) =>
+  post('/auth/login', { email: emailAddress, password, ...(totp_code ? { totp_code } : {}) });
+
+describe('registration and sessions', () => {
+  it('registers a user who founds an organisation, refusing a weak password or a taken e-mail', async () => {
+    const emailAddress = `${uniq('reg')}@test.local`;
+    expect((await post('/auth/register', { email: emailAddress, password: 'short' })).json().error.message).toContain('password');
+    const res = await post('/auth/register', { email: emailAddress, password: 'a perfectly long passphrase' });
+    expect(res.statusCode).toBe(201);
+    expect(res.json()).toMatchObject({ role: 'owner' });
+    expect((await post('/auth/register', { email: emailAddress, password: 'another long passphrase' })).statusCode).toBe(409);
+    expect((await login(emailAddress, 'a perfectly long passphrase')).statusCode).toBe(200);
+  });
+
+  it('rotates refresh tokens, and a reused one ends the whole family and its access tokens', async () => {
+    const emailAddress = `${uniq('rot')}@test.local`;
+    await post('/auth/register', { email: emailAddress, password: 'rotation passphrase 1' });
+    const first = (await login(emailAddress, 'rotation passphrase 1')).json<{ refresh_token: string; access_token: string }>();
+    const second = (await post('/auth/refresh', { refresh_token: first.refresh_token })).json<{ refresh_token: string; access_token: string }>();
+    expect(second.refresh_token).not.toBe(first.refresh_token);
+    expect((await app.inject({ method: 'GET', url: '/auth/me', headers: auth(second.access_token) })).statusCode).toBe(200);
+    // The first session's access token ended when its refresh token was spent.
+    expect((await app.inject({ method: 'GET', url: '/auth/me', headers: auth(first.access_token) })).statusCode).toBe(401);
+
+    const reuse = await post('/auth/refresh', { refresh_token: first.refresh_token });
+    expect(reuse.statusCode).toBe(401);
+    expect(reuse.json().error.message).toMatch(/reuse/);
+    expect((await post('/auth/refresh', { refresh_token: second.refresh_token })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'GET', url: '/auth/me', headers: auth(second.access_token) })).statusCode).toBe(401);
+  });
+
+  it('ends the session on logout and every session on a password change', async () => {
+    const emailAddress = `${uniq('out')}@test.local`;
+    await post('/auth/register', { email: emailAddress, password: 'logout passphrase 1' });
+    const a = (await login(emailAddress, 'logout passphrase 1')).json<{ access_token: string }>();
+    const b = (await login(emailAddress, 'logout passphrase 1')).json<{ access_token: string }>();
+    expect((await app.inject({ method: 'POST', url: '/auth/logout', headers: auth(a.access_token) })).statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/auth/me', headers: auth(a.access_token) })).statusCode).toBe(401);
+    expect((await app.inject({ method: 'GET', url: '/auth/me', headers: auth(b.access_token) })).statusCode).toBe(200);
+
+    const changed = await app.inject({
+      method: 'POST',
+      url: '/auth/password',
+      headers: auth(b.access_token),
+      payload: { current_password: 'logout passphrase 1', new_password: 'a brand new passphrase' },
+    });
+    expect(changed.statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/auth/me', headers: auth(b.access_token) })).statusCode).toBe(401);
+    expect((await login(emailAddress, 'logout passphrase 1')).statusCode).toBe(401);
+    const fresh = (await login(emailAddress, 'a brand new passphrase')).json<{ access_token: string }>();
+    expect((await app.inject({ method: 'GET', url: '/auth/me', headers: auth(fresh.access_token) })).statusCode).toBe(200);
+  });
+
+  it('throttles repeated failed sign-ins for an account, with retry-after', async () => {
+    const emailAddress = `${uniq('thr')}@test.local`;
+    await post('/auth/register', { email: emailAddress, password: 'throttle passphrase 1' });
+    for (let i = 0; i < 10; i++) expect((await login(emailAddress, 'wrong')).statusCode).toBe(401);
+    const limited = await login(emailAddress, 'throttle passphrase 1');
+    expect(limited.statusCode).toBe(429);
+    expect(Number(limited.headers['retry-after'])).toBeGreaterThan(0);
+  });
+});
+
+describe('two-factor authentication', () => {
+  it('enrols with a QR URL, then requires a code, accepts each code once, even under 20 concurrent submissions', async () => {
+    const emailAddress = `${uniq('2fa')}@test.local`;
+    await post('/auth/register', { email: emailAddress, password: 'two factor passphrase' });
+    const token = (await login(emailAddress, 'two factor passphrase')).json<{ access_token: string }>().access_token;
+    const setup = (await app.inject({ method: 'POST', url: '/auth/2fa/setup', headers: auth(token) })).json<{ secret: string; otpauth_url: string }>();
+    expect(setup.otpauth_url).toMatch(/^otpauth:\/\/totp\/.+secret=/);
+    const stored = await services.db.user.findUniqueOrThrow({ where: { email: emailAddress } });
+    expect(stored.totpSecretEnc).not.toContain(setup.secret);
+    expect((await app.inject({ method: 'POST', url: '/auth/2fa/enable', headers: auth(token), payload: { totp_code: '000000' } })).statusCode).toBe(401);
+    const now = Math.floor(Date.now() / 1000);
+    const enableCode = await generateTotp({ secret: setup.secret, epoch: now - 30 });
+    expect((await app.inject({ method: 'POST', url: '/auth/2fa/enable', headers: auth(token), payload: { totp_code: enableCode } })).statusCode).toBe(200);
+
+    const noCode = await login(emailAddress, 'two factor passphrase');
+    expect(noCode.statusCode).toBe(401);
+    expect(noCode.json().error.code).toBe('totp_required');
+
+    // 20 concurrent sign-ins with the same fresh code: exactly one gets in.
+    const code = await generateTotp({ secret: setup.secret, epoch: now });
+    const results = await Promise.all(Array.from({ length: 20 }, () => login(emailAddress, 'two factor passphrase', code)));
+    expect(results.filter((r) => r.statusCode === 200)).toHaveLength(1);
+    expect(results.filter((r) => r.statusCode === 401)).toHaveLength(19);
+  });
+
+  it('locks the account after repeated wrong codes, counted across sessions', async () => {
+    const emailAddress = `${uniq('lock')}@test.local`;
+    await post('/auth/register', { email: emailAddress, password: 'lockout passphrase 1' });
+    const token = (await login(emailAddress, 'lockout passphrase 1')).json<{ access_token: string }>().access_token;
+    const { secret } = (await app.inject({ method: 'POST', url: '/auth/2fa/setup', headers: auth(token) })).json<{ secret: string }>();
+    const enable = await generateTotp({ secret, epoch: Math.floor(Date.now() / 1000) - 30 });
+    await app.inject({ method: 'POST', url: '/auth/2fa/enable', headers: auth(token), payload: { totp_code: enable } });
+    for (let i = 0; i < 5; i++) expect((await login(emailAddress, 'lockout passphrase 1', '000000')).statusCode).toBe(401);
+    const good = await generateTotp({ secret });
+    const locked = await login(emailAddress, 'lockout passphrase 1', good);
+    expect(locked.statusCode).toBe(401);
+    expect(locked.json().error.message).toMatch(/locked/);
+  });
+});
+
