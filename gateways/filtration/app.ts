@@ -1,23 +1,35 @@
-// Filtration gateway: identity and policy. Auth (register, login with TOTP, refresh rotation,
-// logout, password change, 2FA enrolment), the caller's profile, and the internal API-key context.
+// Filtration gateway: identity and policy. Every route's access comes from one table
+// (route-permissions.ts), enforced before its body is read; every mutation is audited in the
+// same transaction as the change.
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../lib/config.js';
 import { constantTimeEqual } from '../../lib/crypto.js';
-import { unauthorized } from '../../lib/errors.js';
-import { authenticate, bearerToken, type Caller } from '../../lib/http/auth.js';
+import { forbidden, unauthorized } from '../../lib/errors.js';
+import { authenticate, bearerToken, requirePermission, type Caller } from '../../lib/http/auth.js';
 import { commonPlugin } from '../../lib/http/common.js';
 import type { SessionRevocations } from '../../lib/sessions.js';
+import { adminRoutes } from './admin-routes.js';
 import type { AuthService } from './auth-service.js';
 import type { IdentityService } from './identity-service.js';
+import { managementRoutes } from './management-routes.js';
+import type { ManagementService } from './management-service.js';
+import { ROUTE_PERMISSIONS, UNLISTED_ROUTES, routeKey } from './route-permissions.js';
 
 export interface FiltrationAppOptions {
   config: Config;
   identity: IdentityService;
   auth: AuthService;
+  management: ManagementService;
   sessions: SessionRevocations;
   ready?: () => Promise<Record<string, boolean>>;
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    caller: Caller | null;
+  }
 }
 
 const email = z.email().max(320);
@@ -32,35 +44,59 @@ const PasswordBody = z.object({ current_password: z.string().min(1).max(1024), n
 const TotpBody = z.object({ totp_code: totpCode });
 const ContextBody = z.object({ api_key: z.string().min(1).max(200) });
 
+/** The caller the access check attached (routes that need one never run without it). */
+export function callerOf(req: FastifyRequest): Caller {
+  if (!req.caller) throw unauthorized();
+  return req.caller;
+}
+
 export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAppOptions) {
   const { config, identity, auth, sessions } = opts;
+
+  // Refuse to start with a route the access table does not know.
+  fastify.addHook('onRoute', (route) => {
+    for (const method of [route.method].flat()) {
+      const key = routeKey(method, route.url);
+      if (!UNLISTED_ROUTES.has(key) && method !== 'HEAD' && !(key in ROUTE_PERMISSIONS)) {
+        throw new Error(`route ${key} has no entry in ROUTE_PERMISSIONS (gateways/filtration/route-permissions.ts)`);
+      }
+    }
+  });
+  fastify.decorateRequest('caller', null);
+  fastify.addHook('onRequest', async (req) => {
+    const access = ROUTE_PERMISSIONS[routeKey(req.method, req.routeOptions.url ?? '')];
+    if (!access || access === 'public') return;
+    if (access === 'service') {
+      const token = bearerToken(req);
+      if (!token || !constantTimeEqual(token, config.secrets.internalServiceToken)) throw unauthorized('service token required');
+      req.caller = { kind: 'service', service: 'internal' };
+      return;
+    }
+    const caller = authenticate(config, req);
+    await sessions.assertLive(caller);
+    if (access !== 'user') {
+      if (caller.kind === 'service') throw forbidden('a user token is required');
+      requirePermission(caller, access);
+    }
+    req.caller = caller;
+  });
+
   await fastify.register(commonPlugin, { service: 'filtration', title: 'Inferia filtration gateway', ready: opts.ready });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-
   const meta = (req: FastifyRequest) => ({ ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '') });
-  /** The authenticated caller, with revoked sessions refused. */
-  const caller = async (req: FastifyRequest): Promise<Caller> => {
-    const c = authenticate(config, req);
-    await sessions.assertLive(c);
-    return c;
-  };
-  const requireService = (req: FastifyRequest) => {
-    const token = bearerToken(req);
-    if (!token || !constantTimeEqual(token, config.secrets.internalServiceToken)) throw unauthorized('service token required');
-  };
 
   app.post('/auth/register', { schema: { body: RegisterBody } }, async (req, reply) => reply.status(201).send(await auth.register(req.body, meta(req))));
   app.post('/auth/login', { schema: { body: LoginBody } }, async (req) => auth.login(req.body, meta(req)));
   app.post('/auth/refresh', { schema: { body: RefreshBody } }, async (req) => auth.refresh(req.body.refresh_token, meta(req)));
-  app.post('/auth/logout', async (req) => auth.logout(await caller(req)));
-  app.get('/auth/me', async (req) => identity.me(await caller(req)));
-  app.post('/auth/password', { schema: { body: PasswordBody } }, async (req) => auth.changePassword(await caller(req), req.body, meta(req)));
-  app.post('/auth/2fa/setup', async (req) => auth.setupTotp(await caller(req)));
-  app.post('/auth/2fa/enable', { schema: { body: TotpBody } }, async (req) => auth.enableTotp(await caller(req), req.body.totp_code, meta(req)));
-  app.post('/auth/2fa/disable', { schema: { body: TotpBody } }, async (req) => auth.disableTotp(await caller(req), req.body.totp_code, meta(req)));
+  app.post('/auth/logout', async (req) => auth.logout(callerOf(req)));
+  app.get('/auth/me', async (req) => identity.me(callerOf(req)));
+  app.post('/auth/password', { schema: { body: PasswordBody } }, async (req) => auth.changePassword(callerOf(req), req.body, meta(req)));
+  app.post('/auth/2fa/setup', async (req) => auth.setupTotp(callerOf(req)));
+  app.post('/auth/2fa/enable', { schema: { body: TotpBody } }, async (req) => auth.enableTotp(callerOf(req), req.body.totp_code, meta(req)));
+  app.post('/auth/2fa/disable', { schema: { body: TotpBody } }, async (req) => auth.disableTotp(callerOf(req), req.body.totp_code, meta(req)));
 
-  app.post('/internal/context', { schema: { body: ContextBody } }, async (req) => {
-    requireService(req);
-    return identity.apiKeyContext(req.body.api_key);
-  });
+  await app.register(managementRoutes, { management: opts.management });
+  await app.register(adminRoutes, { management: opts.management, auth });
+
+  app.post('/internal/context', { schema: { body: ContextBody } }, async (req) => identity.apiKeyContext(req.body.api_key));
 }

@@ -7,6 +7,7 @@ import { createRedis } from '../../lib/redis.js';
 import { SessionRevocations } from '../../lib/sessions.js';
 import { filtrationApp } from './app.js';
 import { AuthService } from './auth-service.js';
+import { ManagementService } from './management-service.js';
 import { IdentityService } from './identity-service.js';
 
 const config = loadConfig();
@@ -14,10 +15,12 @@ const db = createDb(config.databaseUrl);
 const app = Fastify(serverOptions('filtration', config));
 const redis = createRedis(config.redisUrl, 'filtration');
 const sessions = new SessionRevocations(redis, config.jwt.accessTtlSeconds);
+const auth = new AuthService({ db, redis, config, sessions });
 await app.register(filtrationApp, {
   config,
   identity: new IdentityService({ db, config }),
-  auth: new AuthService({ db, redis, config, sessions }),
+  auth,
+  management: new ManagementService({ db, redis, config, endSessions: (userId) => auth.endAllSessions(userId) }),
   sessions,
   ready: async () => ({ postgres: await reachable(() => db.$queryRaw`SELECT 1`) }),
 });

@@ -128,6 +128,27 @@ describe('the platform end to end', () => {
     });
   });
 
+  it('takes a revoked API key out of service on the inference gateway within a second', async () => {
+    const key = await api.filtration<{ id: string; key: string }>('POST', '/management/api-keys', { name: 'e2e revocation', scopes: ['inference'] });
+    const client = new OpenAI({ baseURL: `${stack.urls.inference}/v1`, apiKey: key.key, maxRetries: 0 });
+    await client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'cache me' }] }); // the context is now cached
+    await api.filtration('DELETE', `/management/api-keys/${key.id}`);
+    const revokedAt = Date.now();
+    await waitFor(
+      async () => {
+        try {
+          await client.models.list();
+          return false;
+        } catch (err) {
+          return err instanceof OpenAI.AuthenticationError;
+        }
+      },
+      1000,
+      50,
+    );
+    expect(Date.now() - revokedAt).toBeLessThan(1000);
+  });
+
   it('shows the deployment as a workflow in Temporal with its search attributes and memo', async () => {
     const temporal = await createTemporalClient(config);
     try {

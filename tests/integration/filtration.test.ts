@@ -6,6 +6,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filtrationApp } from '../../gateways/filtration/app.js';
 import { AuthService } from '../../gateways/filtration/auth-service.js';
 import { IdentityService } from '../../gateways/filtration/identity-service.js';
+import { ManagementService } from '../../gateways/filtration/management-service.js';
+import { ROUTE_PERMISSIONS, UNLISTED_ROUTES, routeKey } from '../../gateways/filtration/route-permissions.js';
+import { signAccessToken } from '../../lib/http/auth.js';
 import { SessionRevocations } from '../../lib/sessions.js';
 import type { Config } from '../../lib/config.js';
 import { encryptSecret, hashPassword, parseApiKey } from '../../lib/crypto.js';
@@ -17,6 +20,7 @@ let config: Config;
 let services: ReturnType<typeof connect>;
 let app: FastifyInstance;
 let org: DemoCredentials;
+const registered: string[] = [];
 
 // Each run signs in from its own address, so per-address throttling never spills between runs.
 const address = `198.51.100.${Math.floor(Math.random() * 250) + 1}`;
@@ -27,11 +31,16 @@ beforeAll(async () => {
   config = testConfig();
   services = connect(config, 'filtration-it');
   app = Fastify();
+  app.addHook('onRoute', (r) => {
+    for (const m of [r.method].flat()) if (m !== 'HEAD') registered.push(routeKey(m, r.url));
+  });
   const sessions = new SessionRevocations(services.redis, config.jwt.accessTtlSeconds);
+  const auth = new AuthService({ db: services.db, redis: services.redis, config, sessions });
   await app.register(filtrationApp, {
     config,
     identity: new IdentityService({ db: services.db, config }),
-    auth: new AuthService({ db: services.db, redis: services.redis, config, sessions }),
+    auth,
+    management: new ManagementService({ db: services.db, redis: services.redis, config, endSessions: (id) => auth.endAllSessions(id) }),
     sessions,
   });
   const slug = uniq('filt');
@@ -216,6 +225,109 @@ describe('two-factor authentication', () => {
     const locked = await login(emailAddress, 'lockout passphrase 1', good);
     expect(locked.statusCode).toBe(401);
     expect(locked.json().error.message).toMatch(/locked/);
+  });
+});
+
+describe('access control: one table for every route', () => {
+  it('lists every registered route, and lists no route that does not exist', () => {
+    const checked = registered.filter((r) => !UNLISTED_ROUTES.has(r));
+    expect(checked.filter((r) => !(r in ROUTE_PERMISSIONS))).toEqual([]);
+    expect(Object.keys(ROUTE_PERMISSIONS).filter((r) => !registered.includes(r))).toEqual([]);
+  });
+
+  it('refuses to start with a route missing from the table', async () => {
+    const rogue = Fastify();
+    const sessions = new SessionRevocations(services.redis, 900);
+    await filtrationApp(rogue, {
+      config,
+      identity: new IdentityService({ db: services.db, config }),
+      auth: new AuthService({ db: services.db, redis: services.redis, config, sessions }),
+      management: new ManagementService({ db: services.db, redis: services.redis, config, endSessions: async () => {} }),
+      sessions,
+    });
+    expect(() => rogue.get('/admin/backdoor', async () => ({ ok: true }))).toThrow(/no entry in ROUTE_PERMISSIONS/);
+    await rogue.close();
+  });
+
+  it('answers every protected route 401 without a token and 403 to a role without the permission', async () => {
+    const viewer = signAccessToken(config, { sub: org.user_id, org: org.org_id, role: 'viewer' });
+    const paths: Record<string, string> = { ':id': '00000000-0000-4000-8000-000000000000' };
+    for (const [key, access] of Object.entries(ROUTE_PERMISSIONS)) {
+      if (access === 'public') continue;
+      const [method, route] = key.split(' ') as [string, string];
+      const url = route.replace(/:id/g, paths[':id']!);
+      const anonymous = await app.inject({ method: method as 'GET', url, remoteAddress: address });
+      expect(anonymous.statusCode, key).toBe(401);
+      if (access === 'service' || access === 'user') continue;
+      const asViewer = await app.inject({ method: method as 'GET', url, headers: auth(viewer), remoteAddress: address });
+      const viewerMay = new Set(['api_keys:read']).has(access) || access.endsWith(':read') && !['users:read', 'audit:read'].includes(access);
+      expect(asViewer.statusCode, key).not.toBe(401);
+      if (!viewerMay) expect(asViewer.statusCode, key).toBe(403);
+    }
+  });
+});
+
+describe('API keys', () => {
+  it('shows the secret once, lists without it, audits creation, and revokes', async () => {
+    const owner = signAccessToken(config, { sub: org.user_id, org: org.org_id, role: 'owner' });
+    const created = await app.inject({
+      method: 'POST',
+      url: '/management/api-keys',
+      headers: auth(owner),
+      payload: { name: 'ci key', scopes: ['inference'], allowed_models: ['mock'], rpm_limit: 60 },
+    });
+    expect(created.statusCode).toBe(201);
+    const key = created.json<{ id: string; key: string; prefix: string }>();
+    expect(key.key.startsWith(key.prefix)).toBe(true);
+    const listed = await app.inject({ method: 'GET', url: '/management/api-keys?limit=200', headers: auth(owner) });
+    expect(listed.body).not.toContain(key.key);
+    expect(listed.json<{ data: { id: string }[] }>().data.map((k) => k.id)).toContain(key.id);
+    const context = await post('/internal/context', { api_key: key.key }, config.secrets.internalServiceToken);
+    expect(context.json()).toMatchObject({ allowed_models: ['mock'], rpm_limit: 60 });
+
+    // An operator cannot mint what it may not do; an unknown scope is named.
+    const operator = signAccessToken(config, { sub: org.user_id, org: org.org_id, role: 'operator' });
+    const unknown = await app.inject({ method: 'POST', url: '/management/api-keys', headers: auth(operator), payload: { name: 'x', scopes: ['root'] } });
+    expect(unknown.statusCode).toBe(400);
+    expect(unknown.json().error.message).toContain('scopes');
+
+    expect((await app.inject({ method: 'DELETE', url: `/management/api-keys/${key.id}`, headers: auth(owner) })).statusCode).toBe(200);
+    expect((await post('/internal/context', { api_key: key.key }, config.secrets.internalServiceToken)).statusCode).toBe(401);
+
+    const logs = await app.inject({ method: 'GET', url: `/audit/logs?resource_id=${key.id}`, headers: auth(owner) });
+    const actions = logs.json<{ data: { action: string; actor_id: string; after: Record<string, unknown> }[] }>().data.map((l) => l.action);
+    expect(actions).toEqual(['api_key.revoke', 'api_key.create']);
+    expect(logs.body).not.toContain(key.key);
+  });
+
+  it("hides another organisation's key", async () => {
+    const slug = uniq('other');
+    const other = await seedOrg(services.db, config, { slug, name: slug, adminEmail: `${slug}@test.local` });
+    const otherOwner = signAccessToken(config, { sub: other.user_id, org: other.org_id, role: 'owner' });
+    const key = await services.db.apiKey.findFirstOrThrow({ where: { orgId: org.org_id } });
+    expect((await app.inject({ method: 'DELETE', url: `/management/api-keys/${key.id}`, headers: auth(otherOwner) })).statusCode).toBe(404);
+  });
+});
+
+describe('roles', () => {
+  it('lets nobody raise their own role or grant above their own, and ends the changed user\'s sessions', async () => {
+    const slug = uniq('roles');
+    const team = await seedOrg(services.db, config, { slug, name: slug, adminEmail: `${slug}@test.local`, adminPassword: 'team owner passphrase' });
+    const memberEmail = `${uniq('member')}@test.local`;
+    const member = await services.db.user.create({ data: { email: memberEmail, passwordHash: await hashPassword('member passphrase 1') } });
+    const viewerRole = await services.db.role.findFirstOrThrow({ where: { orgId: null, name: 'viewer' } });
+    await services.db.membership.create({ data: { userId: member.id, orgId: team.org_id, roleId: viewerRole.id } });
+    const owner = (await login(team.admin_email, 'team owner passphrase')).json<{ access_token: string }>().access_token;
+    const memberToken = (await login(memberEmail, 'member passphrase 1')).json<{ access_token: string }>().access_token;
+
+    expect((await app.inject({ method: 'PATCH', url: `/admin/users/${team.user_id}/role`, headers: auth(owner), payload: { role: 'viewer' } })).statusCode).toBe(403);
+    const admin = signAccessToken(config, { sub: team.user_id, org: team.org_id, role: 'admin' });
+    expect((await app.inject({ method: 'PATCH', url: `/admin/users/${member.id}/role`, headers: auth(admin), payload: { role: 'owner' } })).statusCode).toBe(403);
+    const promoted = await app.inject({ method: 'PATCH', url: `/admin/users/${member.id}/role`, headers: auth(owner), payload: { role: 'operator' } });
+    expect(promoted.statusCode).toBe(200);
+    expect((await app.inject({ method: 'GET', url: '/auth/me', headers: auth(memberToken) })).statusCode).toBe(401);
+    const again = (await login(memberEmail, 'member passphrase 1')).json<{ access_token: string }>().access_token;
+    expect((await app.inject({ method: 'GET', url: '/auth/me', headers: auth(again) })).json().role).toBe('operator');
   });
 });
 

@@ -1,0 +1,38 @@
+// The one declarative table of who may call which filtration route. Every registered route must
+// be listed (the app refuses to start otherwise, and a test walks them): a new route cannot slip
+// in unchecked.
+import type { Permission } from '../../lib/rbac.js';
+
+/** `public`: anyone; `user`: any signed-in user; `service`: the internal service token; else a permission. */
+export type RouteAccess = 'public' | 'user' | 'service' | Permission;
+
+export const ROUTE_PERMISSIONS: Record<string, RouteAccess> = {
+  'POST /auth/register': 'public',
+  'POST /auth/login': 'public',
+  'POST /auth/refresh': 'public',
+  'POST /auth/logout': 'user',
+  'GET /auth/me': 'user',
+  'POST /auth/password': 'user',
+  'POST /auth/2fa/setup': 'user',
+  'POST /auth/2fa/enable': 'user',
+  'POST /auth/2fa/disable': 'user',
+
+  'GET /management/api-keys': 'api_keys:read',
+  'POST /management/api-keys': 'api_keys:write',
+  'DELETE /management/api-keys/:id': 'api_keys:write',
+
+  'GET /admin/users': 'users:read',
+  'PATCH /admin/users/:id/role': 'users:write',
+  'GET /admin/roles': 'users:read',
+  'GET /admin/orgs': 'users:read',
+  'PATCH /admin/orgs': 'roles:write',
+
+  'GET /audit/logs': 'audit:read',
+
+  'POST /internal/context': 'service',
+};
+
+/** Routes that need no entry: health, metrics and the OpenAPI document. */
+export const UNLISTED_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'HEAD /healthz', 'HEAD /readyz', 'HEAD /metrics', 'HEAD /openapi.json']);
+
+export const routeKey = (method: string, url: string) => `${method.toUpperCase()} ${url}`;
