@@ -15,6 +15,8 @@ import type { AuthService } from './auth-service.js';
 import type { IdentityService } from './identity-service.js';
 import { managementRoutes } from './management-routes.js';
 import type { ManagementService } from './management-service.js';
+import { policyRoutes } from './policy-routes.js';
+import type { PolicyService } from './policy-service.js';
 import { ROUTE_PERMISSIONS, UNLISTED_ROUTES, routeKey } from './route-permissions.js';
 
 export interface FiltrationAppOptions {
@@ -22,6 +24,7 @@ export interface FiltrationAppOptions {
   identity: IdentityService;
   auth: AuthService;
   management: ManagementService;
+  policy: PolicyService;
   sessions: SessionRevocations;
   ready?: () => Promise<Record<string, boolean>>;
 }
@@ -97,6 +100,7 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
 
   await app.register(managementRoutes, { management: opts.management });
   await app.register(adminRoutes, { management: opts.management, auth });
+  await app.register(policyRoutes, { policy: opts.policy });
 
   app.post('/internal/context', { schema: { body: ContextBody } }, async (req) => identity.apiKeyContext(req.body.api_key));
 }

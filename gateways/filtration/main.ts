@@ -8,6 +8,7 @@ import { SessionRevocations } from '../../lib/sessions.js';
 import { filtrationApp } from './app.js';
 import { AuthService } from './auth-service.js';
 import { ManagementService } from './management-service.js';
+import { PolicyService } from './policy-service.js';
 import { IdentityService } from './identity-service.js';
 
 const config = loadConfig();
@@ -21,6 +22,7 @@ await app.register(filtrationApp, {
   identity: new IdentityService({ db, config }),
   auth,
   management: new ManagementService({ db, redis, config, endSessions: (userId) => auth.endAllSessions(userId) }),
+  policy: new PolicyService({ db, redis, config }),
   sessions,
   ready: async () => ({ postgres: await reachable(() => db.$queryRaw`SELECT 1`) }),
 });

@@ -21,6 +21,28 @@ export const ROUTE_PERMISSIONS: Record<string, RouteAccess> = {
   'POST /management/api-keys': 'api_keys:write',
   'DELETE /management/api-keys/:id': 'api_keys:write',
 
+  'GET /management/providers': 'providers:read',
+  'POST /management/providers': 'providers:write',
+  'GET /management/providers/:id': 'providers:read',
+  'PATCH /management/providers/:id': 'providers:write',
+  'DELETE /management/providers/:id': 'providers:write',
+  'GET /management/guardrails': 'policies:read',
+  'POST /management/guardrails': 'policies:write',
+  'PUT /management/guardrails/:id': 'policies:write',
+  'DELETE /management/guardrails/:id': 'policies:write',
+  'GET /management/prompt-templates': 'policies:read',
+  'POST /management/prompt-templates': 'policies:write',
+  'DELETE /management/prompt-templates/:id': 'policies:write',
+  'GET /management/knowledge-bases': 'knowledge:read',
+  'POST /management/knowledge-bases': 'knowledge:write',
+  'DELETE /management/knowledge-bases/:id': 'knowledge:write',
+  'GET /management/knowledge-bases/:id/documents': 'knowledge:read',
+  'POST /management/knowledge-bases/:id/documents': 'knowledge:write',
+  'GET /management/knowledge-bases/:id/documents/:document_id/chunks': 'knowledge:read',
+  'DELETE /management/knowledge-bases/:id/documents/:document_id': 'knowledge:write',
+  'GET /management/quotas': 'policies:read',
+  'PUT /management/quotas': 'policies:write',
+
   'GET /admin/users': 'users:read',
   'PATCH /admin/users/:id/role': 'users:write',
   'GET /admin/roles': 'users:read',
@@ -30,6 +52,7 @@ export const ROUTE_PERMISSIONS: Record<string, RouteAccess> = {
   'GET /audit/logs': 'audit:read',
 
   'POST /internal/context': 'service',
+  'POST /internal/logs': 'service',
 };
 
 /** Routes that need no entry: health, metrics and the OpenAPI document. */

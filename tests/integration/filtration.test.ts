@@ -7,11 +7,12 @@ import { filtrationApp } from '../../gateways/filtration/app.js';
 import { AuthService } from '../../gateways/filtration/auth-service.js';
 import { IdentityService } from '../../gateways/filtration/identity-service.js';
 import { ManagementService } from '../../gateways/filtration/management-service.js';
+import { PolicyService } from '../../gateways/filtration/policy-service.js';
 import { ROUTE_PERMISSIONS, UNLISTED_ROUTES, routeKey } from '../../gateways/filtration/route-permissions.js';
 import { signAccessToken } from '../../lib/http/auth.js';
 import { SessionRevocations } from '../../lib/sessions.js';
 import type { Config } from '../../lib/config.js';
-import { encryptSecret, hashPassword, parseApiKey } from '../../lib/crypto.js';
+import { decryptSecret, encryptSecret, hashPassword, parseApiKey } from '../../lib/crypto.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
 import { testConfig, uniq } from '../helpers/env.js';
 import { connect } from '../helpers/services.js';
@@ -41,6 +42,7 @@ beforeAll(async () => {
     identity: new IdentityService({ db: services.db, config }),
     auth,
     management: new ManagementService({ db: services.db, redis: services.redis, config, endSessions: (id) => auth.endAllSessions(id) }),
+    policy: new PolicyService({ db: services.db, redis: services.redis, config }),
     sessions,
   });
   const slug = uniq('filt');
@@ -243,6 +245,7 @@ describe('access control: one table for every route', () => {
       identity: new IdentityService({ db: services.db, config }),
       auth: new AuthService({ db: services.db, redis: services.redis, config, sessions }),
       management: new ManagementService({ db: services.db, redis: services.redis, config, endSessions: async () => {} }),
+      policy: new PolicyService({ db: services.db, redis: services.redis, config }),
       sessions,
     });
     expect(() => rogue.get('/admin/backdoor', async () => ({ ok: true }))).toThrow(/no entry in ROUTE_PERMISSIONS/);
@@ -328,6 +331,69 @@ describe('roles', () => {
     expect((await app.inject({ method: 'GET', url: '/auth/me', headers: auth(memberToken) })).statusCode).toBe(401);
     const again = (await login(memberEmail, 'member passphrase 1')).json<{ access_token: string }>().access_token;
     expect((await app.inject({ method: 'GET', url: '/auth/me', headers: auth(again) })).json().role).toBe('operator');
+  });
+});
+
+describe('policy objects', () => {
+  const ownerOf = (o: DemoCredentials) => signAccessToken(config, { sub: o.user_id, org: o.org_id, role: 'owner' });
+  const call = async (method: string, url: string, token: string, payload?: object) =>
+    app.inject({ method: method as 'GET', url, headers: auth(token), remoteAddress: address, ...(payload ? { payload } : {}) });
+
+  it('keeps provider credentials encrypted and never returns them', async () => {
+    const owner = ownerOf(org);
+    const secret = `canary-provider-${uniq('cred')}`;
+    const created = await call('POST', '/management/providers', owner, {
+      name: uniq('openai'),
+      provider: 'openai',
+      base_url: 'https://api.example.com/v1',
+      credentials: { api_key: secret },
+    });
+    expect(created.statusCode).toBe(201);
+    expect(created.body).not.toContain(secret);
+    expect(created.json()).toMatchObject({ has_credentials: true });
+    const id = created.json<{ id: string }>().id;
+    expect((await call('GET', `/management/providers/${id}`, owner)).body).not.toContain(secret);
+    const row = await services.db.providerConfig.findUniqueOrThrow({ where: { id } });
+    expect(row.secretsEnc).not.toContain(secret);
+    expect(decryptSecret(config.secrets.encryptionKey, row.secretsEnc!, `provider:${id}`)).toContain(secret);
+    expect((await call('POST', '/management/providers', owner, { name: 'x', provider: 'mars' })).json().error.message).toContain('provider');
+    const logs = await call('GET', `/audit/logs?resource_id=${id}`, owner);
+    expect(logs.json<{ data: unknown[] }>().data).toHaveLength(1);
+    expect(logs.body).not.toContain(secret);
+  });
+
+  it('chunks uploaded documents, versions prompt templates and replaces quotas', async () => {
+    const owner = ownerOf(org);
+    const kb = (await call('POST', '/management/knowledge-bases', owner, { name: uniq('kb'), description: 'docs' })).json<{ id: string }>();
+    const text = Array.from({ length: 40 }, (_, i) => `Paragraph ${i} explains how Inferia routes requests to healthy replicas.`).join('\n\n');
+    const doc = await call('POST', `/management/knowledge-bases/${kb.id}/documents`, owner, { filename: 'guide.md', content_type: 'text/markdown', content: text });
+    expect(doc.statusCode).toBe(201);
+    const { id: docId, chunks } = doc.json<{ id: string; chunks: number }>();
+    expect(chunks).toBeGreaterThan(1);
+    const stored = (await call('GET', `/management/knowledge-bases/${kb.id}/documents/${docId}/chunks`, owner)).json<{ data: { content: string }[] }>().data;
+    expect(stored).toHaveLength(chunks);
+    expect(stored[0]!.content).toContain('Paragraph 0');
+
+    const name = uniq('tmpl');
+    const v1 = (await call('POST', '/management/prompt-templates', owner, { name, template: 'Answer as {{ persona }} about {{topic}}.' })).json<{ version: number; variables: string[] }>();
+    const v2 = (await call('POST', '/management/prompt-templates', owner, { name, template: 'Be brief, {{persona}}.' })).json<{ version: number }>();
+    expect(v1).toMatchObject({ version: 1, variables: ['persona', 'topic'] });
+    expect(v2.version).toBe(2);
+
+    await call('PUT', '/management/quotas', owner, { period: 'day', token_limit: 1000 });
+    await call('PUT', '/management/quotas', owner, { period: 'day', token_limit: 5000, request_limit: 10 });
+    const quotas = (await call('GET', '/management/quotas', owner)).json<{ data: { period: string; token_limit: number }[] }>().data.filter((q) => q.period === 'day');
+    expect(quotas).toEqual([expect.objectContaining({ token_limit: 5000, request_limit: 10 })]);
+  });
+
+  it('stores each inference log once, however often it is delivered', async () => {
+    const requestId = uniq('req');
+    const entry = { request_id: requestId, org_id: org.org_id, model: 'mock', status_code: 200, prompt_tokens: 3, completion_tokens: 7 };
+    const first = await post('/internal/logs', { logs: [entry] }, config.secrets.internalServiceToken);
+    const again = await post('/internal/logs', { logs: [entry, entry] }, config.secrets.internalServiceToken);
+    expect(first.json()).toMatchObject({ stored: 1 });
+    expect(again.json()).toMatchObject({ stored: 0 });
+    expect(await services.db.inferenceLog.count({ where: { requestId } })).toBe(1);
   });
 });
 
