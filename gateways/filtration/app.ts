@@ -15,6 +15,7 @@ import type { AuthService } from './auth-service.js';
 import type { IdentityService } from './identity-service.js';
 import { managementRoutes } from './management-routes.js';
 import type { ManagementService } from './management-service.js';
+import { orchestrationProxy } from './orchestration-proxy.js';
 import { policyRoutes } from './policy-routes.js';
 import type { PolicyService } from './policy-service.js';
 import { ROUTE_PERMISSIONS, UNLISTED_ROUTES, routeKey } from './route-permissions.js';
@@ -101,6 +102,7 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
   await app.register(managementRoutes, { management: opts.management });
   await app.register(adminRoutes, { management: opts.management, auth });
   await app.register(policyRoutes, { policy: opts.policy });
+  await app.register(orchestrationProxy, { orchestrationUrl: config.urls.orchestration });
 
   app.post('/internal/context', { schema: { body: ContextBody } }, async (req) => identity.apiKeyContext(req.body.api_key));
 }

@@ -149,6 +149,15 @@ describe('the platform end to end', () => {
     expect(Date.now() - revokedAt).toBeLessThan(1000);
   });
 
+  it('serves the orchestration API under /management with the caller\'s org and rights', async () => {
+    const listed = await api.filtration<{ deployments: { deployment_id: string }[] }>('GET', '/management/deployments');
+    expect(listed.deployments.map((d) => d.deployment_id)).toContain(deploymentId);
+    const one = await api.filtration<{ deployment_id: string; workflow_state: { status: string } | null }>('GET', `/management/deployments/${deploymentId}`);
+    expect(one.deployment_id).toBe(deploymentId);
+    const pools = await api.filtration<{ pools: { pool_id: string }[] }>('GET', '/management/pools');
+    expect(pools.pools.map((p) => p.pool_id)).toContain(org.pool_id);
+  });
+
   it('shows the deployment as a workflow in Temporal with its search attributes and memo', async () => {
     const temporal = await createTemporalClient(config);
     try {
