@@ -38,5 +38,17 @@ export async function adminRoutes(fastify: FastifyInstance, opts: { management: 
   app.get('/admin/orgs', async (req) => management.getOrg(callerOf(req)));
   app.patch('/admin/orgs', { schema: { body: OrgBody } }, async (req) => management.updateOrg(callerOf(req), req.body, requestMeta(req)));
 
+  const GroupId = z.object({ id: z.uuid() });
+  app.get('/admin/groups', async (req) => management.listGroups(callerOf(req)));
+  app.post(
+    '/admin/groups',
+    { schema: { body: z.object({ name: z.string().trim().min(1).max(100).regex(/^[A-Za-z0-9._-]+$/, 'letters, digits, . _ - only'), description: z.string().max(1000).default('') }) } },
+    async (req, reply) => reply.status(201).send(await management.createGroup(callerOf(req), req.body, requestMeta(req))),
+  );
+  app.put('/admin/groups/:id/members', { schema: { params: GroupId, body: z.object({ user_ids: z.array(z.uuid()).max(10_000) }) } }, async (req) =>
+    management.setGroupMembers(callerOf(req), req.params.id, req.body.user_ids, requestMeta(req)),
+  );
+  app.delete('/admin/groups/:id', { schema: { params: GroupId } }, async (req) => management.deleteGroup(callerOf(req), req.params.id, requestMeta(req)));
+
   app.get('/audit/logs', { schema: { querystring: AuditQuery } }, async (req) => management.auditLogs(callerOf(req), req.query));
 }

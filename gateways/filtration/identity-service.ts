@@ -40,6 +40,12 @@ export class IdentityService {
     if (!row || !hashOk || row.revokedAt || (row.expiresAt && row.expiresAt <= new Date())) {
       throw new AppError('unauthorized', 'invalid API key');
     }
+    const owner = row.userId
+      ? await db.user.findUnique({
+          where: { id: row.userId },
+          select: { email: true, groupMembers: { where: { group: { orgId: row.orgId } }, select: { group: { select: { name: true } } } } },
+        })
+      : null;
     return {
       org_id: row.orgId,
       api_key_id: row.id,
@@ -49,6 +55,8 @@ export class IdentityService {
       rpm_limit: row.rpmLimit,
       tpm_limit: row.tpmLimit,
       expires_at: row.expiresAt?.toISOString() ?? null,
+      groups: owner?.groupMembers.map((m) => m.group.name.toLowerCase()) ?? [],
+      email_domain: owner?.email.split('@')[1]?.toLowerCase() ?? null,
     };
   }
 }

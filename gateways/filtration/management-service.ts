@@ -196,6 +196,66 @@ export class ManagementService {
     return this.getOrg(caller);
   }
 
+  // ───────────────────────────── groups (ALCF model: restrict models to members) ─────────────────────────────
+
+  async listGroups(caller: Caller) {
+    const user = userOf(caller);
+    const groups = await this.deps.db.group.findMany({ where: { orgId: user.orgId }, include: { members: { select: { userId: true } } }, orderBy: { name: 'asc' } });
+    return { data: groups.map((g) => ({ id: g.id, name: g.name, description: g.description, member_ids: g.members.map((m) => m.userId) })) };
+  }
+
+  async createGroup(caller: Caller, input: { name: string; description: string }, meta: RequestMeta) {
+    const user = userOf(caller);
+    try {
+      const group = await this.deps.db.$transaction(async (tx) => {
+        const g = await tx.group.create({ data: { orgId: user.orgId, name: input.name.toLowerCase(), description: input.description } });
+        await audit(tx, { orgId: user.orgId, actor: caller, action: 'group.create', resourceType: 'group', resourceId: g.id, after: { name: g.name }, ...meta });
+        return g;
+      });
+      return { id: group.id, name: group.name, description: group.description, member_ids: [] as string[] };
+    } catch (err) {
+      if ((err as { code?: string }).code === 'P2002') throw new AppError('conflict', 'a group with this name already exists', { field: 'name' });
+      throw err;
+    }
+  }
+
+  async setGroupMembers(caller: Caller, groupId: string, userIds: string[], meta: RequestMeta) {
+    const user = userOf(caller);
+    const group = await this.deps.db.group.findFirst({ where: { id: groupId, orgId: user.orgId }, include: { members: true } });
+    if (!group) throw notFound(`group ${groupId}`);
+    const unique = [...new Set(userIds)];
+    const members = await this.deps.db.membership.count({ where: { orgId: user.orgId, userId: { in: unique } } });
+    if (members !== unique.length) throw new AppError('bad_request', 'user_ids: every member must belong to the organization', { field: 'user_ids' });
+    await this.deps.db.$transaction(async (tx) => {
+      await tx.groupMember.deleteMany({ where: { groupId } });
+      await tx.groupMember.createMany({ data: unique.map((userId) => ({ groupId, userId })) });
+      await audit(tx, {
+        orgId: user.orgId,
+        actor: caller,
+        action: 'group.members_set',
+        resourceType: 'group',
+        resourceId: groupId,
+        before: { member_ids: group.members.map((m) => m.userId) },
+        after: { member_ids: unique },
+        ...meta,
+      });
+    });
+    await this.deps.redis.publish(channels.apiKeys, '*'); // cached contexts carry group membership
+    return { id: groupId, name: group.name, member_ids: unique };
+  }
+
+  async deleteGroup(caller: Caller, groupId: string, meta: RequestMeta) {
+    const user = userOf(caller);
+    const group = await this.deps.db.group.findFirst({ where: { id: groupId, orgId: user.orgId } });
+    if (!group) throw notFound(`group ${groupId}`);
+    await this.deps.db.$transaction(async (tx) => {
+      await tx.group.delete({ where: { id: groupId } });
+      await audit(tx, { orgId: user.orgId, actor: caller, action: 'group.delete', resourceType: 'group', resourceId: groupId, before: { name: group.name }, ...meta });
+    });
+    await this.deps.redis.publish(channels.apiKeys, '*');
+    return { id: groupId, deleted: true };
+  }
+
   // ───────────────────────────── audit ─────────────────────────────
 
   async auditLogs(

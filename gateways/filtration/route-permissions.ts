@@ -62,6 +62,10 @@ export const ROUTE_PERMISSIONS: Record<string, RouteAccess> = {
   'GET /admin/users': 'users:read',
   'PATCH /admin/users/:id/role': 'users:write',
   'GET /admin/roles': 'users:read',
+  'GET /admin/groups': 'users:read',
+  'POST /admin/groups': 'users:write',
+  'PUT /admin/groups/:id/members': 'users:write',
+  'DELETE /admin/groups/:id': 'users:write',
   'GET /admin/orgs': 'users:read',
   'PATCH /admin/orgs': 'roles:write',
 

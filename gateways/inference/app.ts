@@ -6,6 +6,7 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { mayUseModel } from '../../lib/api-key-context.js';
 import { parseApiKey } from '../../lib/crypto.js';
 import { AppError } from '../../lib/errors.js';
 import { bearerToken } from '../../lib/http/auth.js';
@@ -113,6 +114,9 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
       throw new AppError('forbidden', `This API key is not allowed to use the model \`${model}\`.`, { openai_code: 'model_not_allowed', field: 'model' });
     }
     const replicas = routes.replicas(ctx.org_id, model);
+    if (replicas.length > 0 && !mayUseModel(ctx, replicas[0]!.restriction)) {
+      throw new AppError('forbidden', `The model \`${model}\` is restricted to certain groups or e-mail domains.`, { openai_code: 'model_not_allowed', field: 'model' });
+    }
     if (replicas.length === 0) {
       throw new AppError('not_found', `The model \`${model}\` does not exist or has no running deployment.`, {
         openai_code: 'model_not_found',
@@ -162,7 +166,10 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
 
   app.get('/v1/models', async (req) => {
     const ctx = await authorize(req);
-    const models = routes.models(ctx.org_id).filter((m) => ctx.allowed_models.length === 0 || ctx.allowed_models.includes(m));
+    const models = routes
+      .models(ctx.org_id)
+      .filter((m) => ctx.allowed_models.length === 0 || ctx.allowed_models.includes(m))
+      .filter((m) => mayUseModel(ctx, routes.replicas(ctx.org_id, m)[0]!.restriction));
     const created = Math.floor(routes.loadedAt / 1000);
     return { object: 'list', data: models.map((id) => ({ id, object: 'model', created, owned_by: 'inferia' })) };
   });

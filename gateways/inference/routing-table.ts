@@ -2,6 +2,7 @@
 // change notices over Redis). Held in memory: the hot path never queries the database.
 import type { Redis } from 'ioredis';
 import type { Db } from '../../lib/db.js';
+import { restrictionOf, type ModelRestriction } from '../../lib/api-key-context.js';
 import { channels } from '../../lib/redis.js';
 
 export interface Replica {
@@ -12,6 +13,8 @@ export interface Replica {
   orgId: string;
   /** Requests in flight to this replica from this gateway (least-outstanding routing). */
   inflight: number;
+  /** Who may use the model (ALCF groups and domains), from its registration's config_json. */
+  restriction: ModelRestriction;
 }
 
 const key = (orgId: string, model: string) => `${orgId}\u0000${model}`;
@@ -63,7 +66,12 @@ export class RoutingTable {
   private async load(): Promise<void> {
     const rows = await this.db.inventoryNode.findMany({
       where: { state: 'READY', exposeUrl: { not: null }, deployment: { status: 'RUNNING' } },
-      select: { id: true, exposeUrl: true, deploymentId: true, deployment: { select: { inferenceModel: true, orgId: true } } },
+      select: {
+        id: true,
+        exposeUrl: true,
+        deploymentId: true,
+        deployment: { select: { inferenceModel: true, orgId: true, model: { select: { configJson: true } } } },
+      },
     });
     const previous = new Map<string, number>();
     for (const list of this.routes.values()) for (const r of list) previous.set(r.nodeId, r.inflight);
@@ -79,6 +87,7 @@ export class RoutingTable {
         model: row.deployment.inferenceModel,
         orgId: row.deployment.orgId,
         inflight: previous.get(row.id) ?? 0,
+        restriction: restrictionOf(row.deployment.model?.configJson),
       });
       next.set(k, list);
     }

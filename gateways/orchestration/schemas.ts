@@ -7,12 +7,15 @@ const name = z.string().trim().min(1).max(200);
 const uuid = z.uuid();
 const jsonObject = z.record(z.string(), z.unknown());
 
+const accessList = z.array(z.string().trim().min(1).max(253)).max(500).optional();
+
 export const RegisterModelBody = z.object({
   model_name: name.regex(/^[A-Za-z0-9][A-Za-z0-9._:/-]*$/, 'letters, digits and . _ : / - only'),
   model_version: z.string().trim().min(1).max(64).default('1.0'),
   backend: z.enum(ENGINES),
   artifact_uri: z.string().trim().min(1).max(2000),
-  config_json: jsonObject.default({}),
+  /** Free-form engine settings; `allowed_groups` / `allowed_domains` restrict who may use the model. */
+  config_json: z.looseObject({ allowed_groups: accessList, allowed_domains: accessList }).default({}),
   org_id: uuid.optional(),
 });
 

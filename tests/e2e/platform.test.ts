@@ -158,6 +158,32 @@ describe('the platform end to end', () => {
     expect(pools.pools.map((p) => p.pool_id)).toContain(org.pool_id);
   });
 
+  it('restricts a model to the members of a group (the ALCF model)', async () => {
+    const model = uniq('restricted');
+    await api.orchestration('POST', '/deployment/registerModel', {
+      model_name: model,
+      model_version: '1.0',
+      backend: 'mock',
+      artifact_uri: 'inferia/mock-engine',
+      config_json: { allowed_groups: ['research'] },
+    });
+    const d = await api.orchestration<{ deployment_id: string }>('POST', '/deployment/deploy', { model_name: model, model_version: '1.0', pool_id: org.pool_id });
+    await waitForStatus(api, d.deployment_id, ['RUNNING'], { timeoutMs: 60_000 });
+    try {
+      await waitFor(async () => (await openai.models.list()).data.length > 0, 10_000);
+      await expect(openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'x' }] })).rejects.toMatchObject({ status: 403, code: 'model_not_allowed' });
+      expect((await openai.models.list()).data.map((m) => m.id)).not.toContain(model);
+
+      const group = await api.filtration<{ id: string }>('POST', '/admin/groups', { name: 'research' });
+      await api.filtration('PUT', `/admin/groups/${group.id}/members`, { user_ids: [org.user_id] });
+      const out = await waitFor(async () => openai.chat.completions.create({ model, messages: [{ role: 'user', content: 'member now' }] }).catch(() => undefined), 5_000);
+      expect(out.choices[0]?.message.content).toContain('You said: member now');
+    } finally {
+      await api.orchestration('POST', '/deployment/terminate', { deployment_id: d.deployment_id });
+      await waitForStatus(api, d.deployment_id, ['STOPPED'], { timeoutMs: 30_000 });
+    }
+  });
+
   it('shows the deployment as a workflow in Temporal with its search attributes and memo', async () => {
     const temporal = await createTemporalClient(config);
     try {
