@@ -100,6 +100,21 @@ describe('orchestration gateway: who is asking', () => {
       expiresIn: -10,
     });
     expect((await call('GET', '/deployment/deployments', expired)).status).toBe(401);
+    const notYet = jwt.sign({ org: org.org_id, role: 'owner' }, config.secrets.jwtSecret, {
+      subject: org.user_id,
+      issuer: config.jwt.issuer,
+      audience: config.jwt.audience,
+      notBefore: 600,
+    });
+    expect((await call('GET', '/deployment/deployments', notYet)).status).toBe(401);
+    const wrongAudience = jwt.sign({ org: org.org_id, role: 'owner' }, config.secrets.jwtSecret, { subject: org.user_id, issuer: config.jwt.issuer, audience: 'someone-else' });
+    expect((await call('GET', '/deployment/deployments', wrongAudience)).status).toBe(401);
+    // A viewer's valid token with its role claim changed to owner: the signature no longer matches.
+    const [header, payload, signature] = viewerToken.split('.');
+    const escalated = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload!, 'base64url').toString()), role: 'owner' })).toString('base64url');
+    expect((await call('POST', '/deployment/deploy', `${header}.${escalated}.${signature}`, { model_name: 'mock', pool_id: org.pool_id })).status).toBe(401);
+    const hs512 = jwt.sign({ org: org.org_id, role: 'owner' }, config.secrets.jwtSecret, { subject: org.user_id, issuer: config.jwt.issuer, audience: config.jwt.audience, algorithm: 'HS512' });
+    expect((await call('GET', '/deployment/deployments', hs512)).status).toBe(401);
   });
 
   it('lets a viewer read but not change anything', async () => {

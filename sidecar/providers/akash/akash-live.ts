@@ -1,42 +1,75 @@
-// Live Akash: an engine replica is an Akash deployment. From the replica we build an SDL (one
-// service, port 8000 exposed globally as 80), turn it into deployment groups and the manifest
-// version (sha-256 of the sorted manifest, as akashjs computes it), and sign MsgCreateDeployment
-// / MsgCloseDeployment (akash.deployment.v1beta3 from @akashnetwork/akash-api) with @cosmjs.
-// State is read with an ABCI query of akash.deployment.v1beta3.Query/Deployment.
+// Live Akash: an engine replica is an Akash deployment, taken through Akash's documented flow
+// (the same steps the Akash console and akashjs take):
+//   1. SDL → deployment groups + manifest; the manifest's hash is the deployment version
+//      (sha-256 of the sorted manifest JSON, as akashjs computes it); MsgCreateDeployment.
+//   2. Providers bid on the deployment's order. Bids are collected for a short window, then the
+//      cheapest acceptable one (in uakt, at or below configuration.max_price_uakt when set) is
+//      accepted with MsgCreateLease.
+//   3. A client certificate (akash-cert.ts) is published on chain once and reused by every job.
+//   4. The manifest goes to the winning provider's gateway (PUT /deployment/{dseq}/manifest over
+//      mTLS, akash-gateway.ts); lease status from the same gateway gives the service's URI, and the
+//      job is RUNNING once the engine answers its health path there.
+//   5. stop: MsgCloseDeployment, which also closes the lease.
+// createJob waits for the lease (bounded, so the sidecar's caller does not time out); each getJob
+// moves a job one step further (single-flight per job), so progress survives a sidecar restart:
+// the chain says whether a lease exists and the provider whether it has the manifest.
 //
-// WHAT LIVE AKASH STILL LACKS (so a live deployment stays QUEUED and never serves):
-//   1. accepting a bid: query market bids for the order and sign MsgCreateLease (market v1beta4
-//      types exist in akash-api; not wired here);
-//   2. sending the manifest (`akashManifest()` below) to the winning provider with
-//      PUT https://<provider host>/deployment/<dseq>/manifest, which needs mTLS with a client
-//      certificate published on chain (MsgCreateCertificate) — Node has no X.509 certificate
-//      builder and no package here makes one;
-//   3. the service URI and logs, which come from the provider's lease-status and lease-logs
-//      endpoints behind the same mTLS.
-// Also: akash-api 1.4.3 carries deployment v1beta3; a chain that has moved to deployment v1beta4
-// (the `@akashnetwork/chain-sdk` era) rejects these messages.
+// Versions: deployment v1beta3, market v1beta4, cert v1beta3, provider v1beta3 from
+// @akashnetwork/akash-api 1.4.3 — what Akash node v0.36–v0.38 serves. A chain that has moved to
+// node v1.x (the `pkg.akt.dev` chain-sdk: deployment v1beta4, market v1beta5, cert v1) rejects them.
 import { createHash } from 'node:crypto';
+import { dirname, join } from 'node:path';
 import akashDeployment from '@akashnetwork/akash-api/akash/deployment/v1beta3';
-import { DirectSecp256k1HdWallet, Registry, type EncodeObject, type GeneratedType } from '@cosmjs/proto-signing';
-import { GasPrice, SigningStargateClient, assertIsDeliverTxSuccess, defaultRegistryTypes } from '@cosmjs/stargate';
+import type { EncodeObject } from '@cosmjs/proto-signing';
 import { ENGINE_PORT, engineContainer } from '../container.js';
-import { createJobLedger } from '../job-ledger.js';
+import { createJobLedger, type LedgerEntry } from '../job-ledger.js';
 import { DepinConfigError, isLive, type DepinJob, type DepinJobSpec, type DepinProvider } from '../types.js';
+import { createCertificateMessage, createCertificateStore, generateClientCertificate, isUsableCertificate, type AkashClientCertificate } from './akash-cert.js';
+import { DENOM, createAkashChain, type AkashChain, type AkashLease } from './akash-chain.js';
+import { createProviderGateway, serviceEndpoint, type ProviderGateway, type ProviderGatewayTarget, type ProviderLeaseStatus } from './akash-gateway.js';
+import { chooseBid, createLeaseMessage } from './akash-market.js';
+import { readPrivateJson, writePrivateJson } from './private-file.js';
 
-const { MsgCloseDeployment, MsgCreateDeployment, QueryDeploymentRequest, QueryDeploymentResponse } = akashDeployment;
+export { akashRegistry } from './akash-chain.js';
+
+const { MsgCloseDeployment, MsgCreateDeployment } = akashDeployment;
 
 export const AKASH_DEFAULT_RPC = 'https://rpc.akashnet.net:443';
-const DENOM = 'uakt';
 const DEFAULT_DEPOSIT_UAKT = 5_000_000; // the chain's minimum deposit (5 AKT), returned on close
 const PLACEMENT = 'akash';
 const SERVICE = 'engine';
 const MSG_CREATE = `/${MsgCreateDeployment.$type}`;
 const MSG_CLOSE = `/${MsgCloseDeployment.$type}`;
 
+export interface AkashTiming {
+  /** Bids are collected this long after the deployment is on chain before the cheapest is taken. */
+  bidWindowMs: number;
+  bidPollMs: number;
+  /** How long createJob waits for a bid and a lease before answering QUEUED (its caller allows 120 s). */
+  createWaitMs: number;
+  /** How long getJob waits on a step (a lease tx, the manifest) before answering QUEUED (its caller allows 30 s). */
+  stepBudgetMs: number;
+  /** How long a provider's host URI and certificates, and our certificate's on-chain check, are reused. */
+  cacheMs: number;
+}
+
+export const AKASH_TIMING: AkashTiming = { bidWindowMs: 20_000, bidPollMs: 3_000, createWaitMs: 75_000, stepBudgetMs: 20_000, cacheMs: 5 * 60_000 };
+
 export interface AkashLiveOptions {
   mnemonic?: string;
   rpcUrl?: string;
   ledgerFile?: string;
+  /**
+   * Where the client certificate and the manifests (they carry the node token) are kept, in files
+   * of mode 0600: the ledger's folder by default; in memory when there is no ledger file either.
+   */
+  dataDir?: string;
+  /** Stand-ins for tests; the real chain, gateway and health probe otherwise. */
+  chain?: AkashChain;
+  gateway?: (target: ProviderGatewayTarget) => ProviderGateway;
+  probe?: (url: string) => Promise<boolean>;
+  timing?: Partial<AkashTiming>;
+  sleep?: (ms: number) => Promise<void>;
 }
 
 // ---------------------------------------------------------------- SDL, groups, manifest (pure)
@@ -276,62 +309,218 @@ export function validateAkashConfig(options: AkashLiveOptions): { mnemonic: stri
 
 // ---------------------------------------------------------------- the provider (network I/O)
 
-/** cosmjs's default messages plus the Akash deployment messages this sidecar signs. */
-export const akashRegistry = new Registry([
-  ...defaultRegistryTypes,
-  [MSG_CREATE, MsgCreateDeployment as unknown as GeneratedType],
-  [MSG_CLOSE, MsgCloseDeployment as unknown as GeneratedType],
-]);
+/** The manifests of this sidecar's deployments, by dseq: needed until the provider has one, and again if it loses it. */
+function createManifestStore(file: string | undefined) {
+  let manifests: Record<string, string> | undefined;
+  const load = () => (manifests ??= (file && readPrivateJson<Record<string, string>>(file)) || {});
+  const save = () => file && writePrivateJson(file, load());
+  return {
+    get: (dseq: string): string | undefined => load()[dseq],
+    put(dseq: string, manifestJson: string) {
+      load()[dseq] = manifestJson;
+      save();
+    },
+    delete(dseq: string) {
+      if (!(dseq in load())) return;
+      delete load()[dseq];
+      save();
+    },
+  };
+}
 
-const NOT_RUNNABLE =
-  'deployment is open on chain, but this sidecar does not yet accept bids, create the lease or send the manifest, so no provider runs it';
+const errorText = (err: unknown) => (err instanceof Error ? err.message : String(err));
+
+const defaultProbe = (url: string) =>
+  fetch(url, { signal: AbortSignal.timeout(5_000) }).then(
+    (res) => res.ok,
+    () => false,
+  );
+
+/** Resolves to `fallback()` if `work` has not settled within `ms`; `work` carries on regardless. */
+function within<T>(work: Promise<T>, ms: number, fallback: () => T): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const late = new Promise<T>((resolve) => {
+    timer = setTimeout(() => resolve(fallback()), Math.max(0, ms));
+    timer.unref();
+  });
+  return Promise.race([work, late]).finally(() => clearTimeout(timer));
+}
+
+interface Progress {
+  job: DepinJob;
+  /** Whether the deployment has an active lease (createJob stops waiting for bids once it has). */
+  leased: boolean;
+}
 
 export function createAkashLiveProvider(options: AkashLiveOptions): DepinProvider {
   const { mnemonic, rpcUrl } = validateAkashConfig(options);
+  const timing = { ...AKASH_TIMING, ...options.timing };
+  const dataDir = options.dataDir ?? (options.ledgerFile ? dirname(options.ledgerFile) : undefined);
+  // Nothing below touches the network or the disk until first use.
   const ledger = createJobLedger(options.ledgerFile);
-  let signer: Promise<{ client: SigningStargateClient; owner: string }> | undefined;
-  // Connected on first use: constructing the provider does no network I/O.
-  const chain = () =>
-    (signer ??= (async () => {
-      const wallet = await DirectSecp256k1HdWallet.fromMnemonic(mnemonic, { prefix: 'akash' });
-      const [account] = await wallet.getAccounts();
-      if (!account) throw new DepinConfigError('AKASH_MNEMONIC yields no account');
-      const client = await SigningStargateClient.connectWithSigner(rpcUrl, wallet, { registry: akashRegistry, gasPrice: GasPrice.fromString(`0.025${DENOM}`) });
-      return { client, owner: account.address };
-    })().catch((err: unknown) => {
-      signer = undefined;
-      throw err;
+  const certificates = createCertificateStore(dataDir && join(dataDir, 'akash-client-cert.json'));
+  const manifests = createManifestStore(dataDir && join(dataDir, 'akash-manifests.json'));
+  const chain = options.chain ?? createAkashChain({ mnemonic, rpcUrl });
+  const gatewayFor = options.gateway ?? createProviderGateway;
+  const probe = options.probe ?? defaultProbe;
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+
+  // ---- our client certificate: published once, reused by every job
+  let certificateTask: Promise<AkashClientCertificate> | undefined;
+  let certificateCheckedAt = 0;
+  async function ensureCertificate(owner: string): Promise<AkashClientCertificate> {
+    const stored = certificates.load();
+    if (isUsableCertificate(stored, owner)) {
+      if (Date.now() - certificateCheckedAt < timing.cacheMs) return stored;
+      const onChain = (await chain.certificates(owner, { serial: stored.serial })).find((c) => c.serial === stored.serial);
+      if (!onChain) await chain.broadcast([createCertificateMessage(stored)], 'inferia client certificate'); // kept, never published (a crash between the two)
+      if (!onChain || onChain.state === 'valid') {
+        certificateCheckedAt = Date.now();
+        return stored;
+      }
+      // revoked on chain: make a new one
+    }
+    const fresh = generateClientCertificate(owner);
+    certificates.save(fresh); // before publishing: a certificate on chain whose key we lost would be useless
+    await chain.broadcast([createCertificateMessage(fresh)], 'inferia client certificate');
+    certificateCheckedAt = Date.now();
+    return fresh;
+  }
+  const clientCertificate = (owner: string) =>
+    (certificateTask ??= ensureCertificate(owner).finally(() => {
+      certificateTask = undefined;
     }));
 
-  /** The deployment's state through CometBFT's abci_query; undefined when the chain has none. */
-  async function queryDeployment(owner: string, dseq: string) {
-    const data = Buffer.from(QueryDeploymentRequest.encode(QueryDeploymentRequest.fromPartial({ id: { owner, dseq } })).finish()).toString('hex');
-    const res = await fetch(rpcUrl, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ jsonrpc: '2.0', id: 1, method: 'abci_query', params: { path: '/akash.deployment.v1beta3.Query/Deployment', data, prove: false } }),
-      signal: AbortSignal.timeout(15_000),
-    });
-    if (!res.ok) throw new Error(`Akash RPC abci_query answered ${res.status}`);
-    const body = (await res.json()) as { result?: { response?: { code?: number; value?: string; log?: string } }; error?: { message?: string } };
-    const response = body.result?.response;
-    if (!response) throw new Error(`Akash RPC abci_query failed: ${body.error?.message ?? 'no response'}`);
-    if (response.code) {
-      if (/not found/i.test(response.log ?? '')) return undefined;
-      throw new Error(`Akash deployment query failed: ${response.log ?? `code ${response.code}`}`);
+  // ---- a provider's gateway: host URI and certificates from chain, our certificate for mTLS
+  const providerInfo = new Map<string, { at: number; hostUri: string; serverCertificates: string[] }>();
+  async function gateway(owner: string, provider: string): Promise<ProviderGateway> {
+    let info = providerInfo.get(provider);
+    if (!info || Date.now() - info.at > timing.cacheMs) {
+      const hostUri = await chain.providerHostUri(provider);
+      if (!hostUri) throw new Error(`provider ${provider} is not registered on chain`);
+      const serverCertificates = (await chain.certificates(provider, { state: 'valid' })).filter((c) => c.state === 'valid').map((c) => c.cert);
+      info = { at: Date.now(), hostUri, serverCertificates };
+      providerInfo.set(provider, info);
     }
-    return QueryDeploymentResponse.decode(Buffer.from(response.value ?? '', 'base64')).deployment;
+    const mine = await clientCertificate(owner);
+    return gatewayFor({ hostUri: info.hostUri, provider, serverCertificates: info.serverCertificates, client: { cert: mine.cert, key: mine.privateKey } });
   }
 
-  async function status(jobId: string, instanceId: string, createdAt: string): Promise<DepinJob> {
-    const base = { jobId, instanceId, createdAt };
-    const { owner } = await chain();
-    const deployment = await queryDeployment(owner, jobId);
-    if (!deployment) return { ...base, state: 'FAILED', message: `deployment ${owner}/${jobId} is not on chain` };
-    // Deployment_State: 1 active, 2 closed.
-    if (deployment.state === 2) return { ...base, state: 'STOPPED', message: 'deployment closed' };
-    if (deployment.state === 1) return { ...base, state: 'QUEUED', message: NOT_RUNNABLE };
-    return { ...base, state: 'FAILED', message: `unexpected deployment state ${deployment.state}` };
+  // ---- one job, one step further
+  const phases = new Map<string, string>();
+  const manifestSentAt = new Map<string, number>();
+  const ownerOf = async (entry: LedgerEntry) => entry.details.owner ?? (await chain.owner());
+
+  /** The job when its deployment is no longer active on chain (or never was); undefined while it is active. */
+  async function ended(entry: LedgerEntry, owner: string): Promise<DepinJob | undefined> {
+    const base = { jobId: entry.jobId, instanceId: entry.instanceId, createdAt: entry.createdAt };
+    const state = await chain.deployment(owner, entry.jobId);
+    if (!state) return { ...base, state: 'FAILED', message: `deployment ${owner}/${entry.jobId} is not on chain` };
+    if (state === 'closed') {
+      manifests.delete(entry.jobId);
+      return { ...base, state: 'STOPPED', message: 'deployment closed' };
+    }
+    if (state !== 'active') return { ...base, state: 'FAILED', message: `unexpected deployment state ${state}` };
+    return undefined;
+  }
+
+  async function takeBid(entry: LedgerEntry, owner: string): Promise<{ lease?: AkashLease; message: string }> {
+    const dseq = entry.jobId;
+    const bids = await chain.openBids(owner, dseq);
+    if (Date.now() - Date.parse(entry.createdAt) < timing.bidWindowMs) {
+      return { message: `collecting provider bids on deployment ${dseq}: ${bids.length} so far` };
+    }
+    const maxPrice = entry.details.maxPriceUakt === undefined ? undefined : Number(entry.details.maxPriceUakt);
+    const { bid, reason } = chooseBid(bids, { denom: DENOM, maxPrice });
+    if (!bid) return { message: `waiting for an acceptable bid on deployment ${dseq}: ${reason}` };
+    phases.set(dseq, `creating the lease with ${bid.provider} at ${bid.price} ${bid.denom}/block`);
+    const id = { owner, dseq, gseq: bid.gseq, oseq: bid.oseq, provider: bid.provider };
+    await chain.broadcast([createLeaseMessage(id)], `inferia lease ${dseq}`);
+    return { lease: { ...id, state: 'active' }, message: `lease created with ${bid.provider}` };
+  }
+
+  async function serve(entry: LedgerEntry, owner: string, lease: AkashLease, base: Omit<DepinJob, 'state'>): Promise<DepinJob> {
+    const dseq = entry.jobId;
+    const queued = (message: string): DepinJob => ({ ...base, state: 'QUEUED', message: `lease with ${lease.provider}: ${message}` });
+    const manifest = manifests.get(dseq);
+    if (!manifest) {
+      return { ...base, state: 'FAILED', message: `lease with ${lease.provider}, but this sidecar no longer has the deployment's manifest to send; stop the job and create it again` };
+    }
+    phases.set(dseq, `connecting to provider ${lease.provider}`);
+    const provider = await gateway(owner, lease.provider);
+    const ref = { dseq, gseq: lease.gseq, oseq: lease.oseq };
+    let status: ProviderLeaseStatus | undefined;
+    try {
+      status = await provider.leaseStatus(ref);
+      if (!status) {
+        // 404: the provider has no manifest for the lease. Sent once; resent only if it still has none a minute later.
+        if (Date.now() - (manifestSentAt.get(dseq) ?? 0) < 60_000) return queued('manifest sent; the provider has not deployed it yet');
+        phases.set(dseq, `sending the manifest to ${lease.provider}`);
+        await provider.submitManifest(dseq, manifest);
+        manifestSentAt.set(dseq, Date.now());
+        status = await provider.leaseStatus(ref);
+        if (!status) return queued('manifest sent; the provider has not deployed it yet');
+      }
+    } catch (err) {
+      providerInfo.delete(lease.provider); // its host or certificate may have changed on chain: look them up again next time
+      throw err;
+    }
+    const endpoint = serviceEndpoint(status, SERVICE, ENGINE_PORT);
+    if (!endpoint.url) return queued(`service ${SERVICE} has no URI yet (${endpoint.available}/${endpoint.total} available)`);
+    if (!endpoint.ready) return queued(`service ${SERVICE} at ${endpoint.url} is starting (${endpoint.available}/${endpoint.total} available)`);
+    // Available on the provider is not serving yet (image pull, model load): RUNNING once the engine answers.
+    const healthPath = entry.details.healthPath ?? '/health';
+    if (!(await probe(`${endpoint.url}${healthPath}`))) return queued(`the engine at ${endpoint.url} is not answering ${healthPath} yet`);
+    return { ...base, state: 'RUNNING', exposeUrl: endpoint.url };
+  }
+
+  async function advance(entry: LedgerEntry): Promise<Progress> {
+    const base = { jobId: entry.jobId, instanceId: entry.instanceId, createdAt: entry.createdAt };
+    const owner = await ownerOf(entry);
+    const gone = await ended(entry, owner);
+    if (gone) return { job: gone, leased: false };
+    let leased = false;
+    try {
+      const leases = await chain.leases(owner, entry.jobId);
+      let lease = leases.find((l) => l.state === 'active');
+      if (!lease && leases.length > 0) {
+        const [last] = leases;
+        return { job: { ...base, state: 'FAILED', message: `the lease with ${last!.provider} ended (${last!.state}); stop the job and create it again` }, leased };
+      }
+      if (!lease) {
+        const taken = await takeBid(entry, owner);
+        if (!taken.lease) return { job: { ...base, state: 'QUEUED', message: taken.message }, leased };
+        lease = taken.lease;
+      }
+      leased = true;
+      return { job: await serve(entry, owner, lease, base), leased };
+    } catch (err) {
+      // Bids, the lease tx, the certificate and the provider are retried on the next poll.
+      const phase = phases.get(entry.jobId);
+      return { job: { ...base, state: 'QUEUED', message: `${phase ? `${phase}: ` : ''}${errorText(err)}` }, leased };
+    } finally {
+      phases.delete(entry.jobId);
+    }
+  }
+
+  const inFlight = new Map<string, Promise<Progress>>();
+  /** One step for the job (joining one already under way), answered within `budgetMs`. */
+  function progress(entry: LedgerEntry, budgetMs: number): Promise<Progress> {
+    let work = inFlight.get(entry.jobId);
+    if (!work) {
+      work = advance(entry).finally(() => inFlight.delete(entry.jobId));
+      inFlight.set(entry.jobId, work);
+    }
+    return within(work, budgetMs, () => ({
+      job: {
+        jobId: entry.jobId,
+        instanceId: entry.instanceId,
+        createdAt: entry.createdAt,
+        state: 'QUEUED',
+        message: `${phases.get(entry.jobId) ?? 'checking the deployment'} (still in progress)`,
+      },
+      leased: false,
+    }));
   }
 
   return {
@@ -341,42 +530,80 @@ export function createAkashLiveProvider(options: AkashLiveOptions): DepinProvide
     async createJob(spec) {
       const previous = ledger.byInstance(spec.instanceId);
       if (previous) {
-        const current = await status(previous.jobId, previous.instanceId, previous.createdAt);
+        const current = (await progress(previous, timing.stepBudgetMs)).job;
         if (isLive(current.state)) return current;
       }
       const sdl = buildAkashSdl(spec);
-      const { client, owner } = await chain();
-      const dseq = String(await client.getHeight());
-      const result = await client.signAndBroadcast(owner, [createDeploymentMessage({ owner, dseq, sdl })], 'auto', `inferia ${spec.instanceId}`);
-      assertIsDeliverTxSuccess(result);
-      const createdAt = new Date().toISOString();
-      ledger.record({ instanceId: spec.instanceId, jobId: dseq, createdAt, details: { owner, tx: result.transactionHash } });
-      return { jobId: dseq, instanceId: spec.instanceId, state: 'QUEUED', createdAt, message: NOT_RUNNABLE };
+      const maxPrice = spec.configuration.max_price_uakt;
+      const owner = await chain.owner();
+      const dseq = String(await chain.height());
+      // Kept before the deployment exists: a crash after the tx must not lose what the provider needs.
+      manifests.put(dseq, sortedJson(akashManifest(sdl)));
+      let tx: string;
+      try {
+        tx = await chain.broadcast([createDeploymentMessage({ owner, dseq, sdl })], `inferia ${spec.instanceId}`);
+      } catch (err) {
+        manifests.delete(dseq);
+        throw err;
+      }
+      const entry: LedgerEntry = {
+        instanceId: spec.instanceId,
+        jobId: dseq,
+        createdAt: new Date().toISOString(),
+        details: {
+          owner,
+          tx,
+          healthPath: engineContainer(spec).healthPath,
+          ...(typeof maxPrice === 'number' && Number.isFinite(maxPrice) && maxPrice > 0 ? { maxPriceUakt: String(maxPrice) } : {}),
+        },
+      };
+      ledger.record(entry);
+      // Wait for bids and take one, within what the caller allows; getJob carries on from wherever this stops.
+      const deadline = Date.now() + timing.createWaitMs;
+      let step = await progress(entry, deadline - Date.now());
+      while (!step.leased && step.job.state === 'QUEUED' && Date.now() + timing.bidPollMs < deadline) {
+        await sleep(timing.bidPollMs);
+        step = await progress(entry, deadline - Date.now());
+      }
+      return step.job;
     },
 
     async getJob(jobId) {
       const entry = ledger.byJob(jobId);
-      return entry && status(jobId, entry.instanceId, entry.createdAt);
+      return entry && (await progress(entry, timing.stepBudgetMs)).job;
     },
 
     async stopJob(jobId) {
       const entry = ledger.byJob(jobId);
       if (!entry) return undefined;
-      const before = await status(jobId, entry.instanceId, entry.createdAt);
-      if (!isLive(before.state)) return before;
-      const { client, owner } = await chain();
-      assertIsDeliverTxSuccess(await client.signAndBroadcast(owner, [closeDeploymentMessage(owner, jobId)], 'auto', `inferia close ${jobId}`));
-      return status(jobId, entry.instanceId, entry.createdAt);
+      const owner = await ownerOf(entry);
+      const before = await ended(entry, owner);
+      if (before) return before;
+      // Closing the deployment closes its lease too; the provider then tears the containers down.
+      await chain.broadcast([closeDeploymentMessage(owner, jobId)], `inferia close ${jobId}`);
+      manifests.delete(jobId);
+      return (
+        (await ended(entry, owner)) ?? { jobId, instanceId: entry.instanceId, createdAt: entry.createdAt, state: 'QUEUED', message: 'close sent; the deployment is still active' }
+      );
     },
 
-    async jobLogs(jobId) {
-      if (!ledger.byJob(jobId)) return undefined;
-      return ['[sidecar] Akash logs come from the provider\'s lease-logs endpoint (mTLS), which this sidecar does not call yet'];
+    async jobLogs(jobId, tail) {
+      const entry = ledger.byJob(jobId);
+      if (!entry) return undefined;
+      const owner = await ownerOf(entry);
+      const leases = await chain.leases(owner, jobId);
+      const lease = leases.find((l) => l.state === 'active') ?? leases[0];
+      if (!lease) return [`[sidecar] deployment ${jobId} has no lease yet, so no provider runs it`];
+      try {
+        return await (await gateway(owner, lease.provider)).leaseLogs({ dseq: jobId, gseq: lease.gseq, oseq: lease.oseq }, { tail, service: SERVICE });
+      } catch (err) {
+        return [`[sidecar] logs from provider ${lease.provider} are unavailable: ${errorText(err)}`];
+      }
     },
 
     async listJobs() {
       const jobs: DepinJob[] = [];
-      for (const entry of ledger.all()) jobs.push(await status(entry.jobId, entry.instanceId, entry.createdAt));
+      for (const entry of ledger.all()) jobs.push((await progress(entry, timing.stepBudgetMs)).job);
       return jobs;
     },
 
