@@ -9,6 +9,7 @@ import * as grpc from '@grpc/grpc-js';
 import * as protoLoader from '@grpc/proto-loader';
 import OpenAI from 'openai';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createLocalProvider } from '../../adapters/providers/local/local-provider.js';
 import { InferiaApi, waitForStatus } from '../../bin/api-client.js';
 import { loadOrchestrationProto } from '../../gateways/orchestration/grpc.js';
 import type { Config } from '../../lib/config.js';
@@ -75,6 +76,8 @@ afterAll(async () => {
     await waitForStatus(api, deploymentId, ['STOPPED'], { timeoutMs: 30_000 }).catch(() => undefined);
   }
   await stack?.stop();
+  const engines = createLocalProvider({ engineDir: config.localEngineDir });
+  for (const node of await engines.discoverNodes()) await engines.stopEngine(node.providerInstanceId);
   const temporal = await createTemporalClient(config);
   for (const provider of ['local', 'kubernetes', 'skypilot', 'nosana', 'akash']) {
     await temporal.schedule.getHandle(reconcileScheduleId(provider, config.temporal.taskQueue)).delete().catch(() => undefined);

@@ -1,12 +1,14 @@
 // The orchestration gateway over HTTP with the real worker, Postgres, Redis, Temporal and the
 // local provider: validation, authorisation, tenancy and the whole deployment lifecycle.
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeConnection, type Worker, bundleWorkflowCode } from '@temporalio/worker';
 import Fastify, { type FastifyInstance } from 'fastify';
 import jwt from 'jsonwebtoken';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
+import { createLocalProvider } from '../../adapters/providers/local/local-provider.js';
 import type { Config } from '../../lib/config.js';
 import { signAccessToken } from '../../lib/http/auth.js';
 import { createRedis } from '../../lib/redis.js';
@@ -47,7 +49,12 @@ beforeAll(async () => {
   const port = await freePort();
   base = `http://127.0.0.1:${port}`;
   const taskQueue = uniq('orch-it');
-  config = testConfig({ ORCHESTRATION_URL: base, ENGINE_HEARTBEAT_INTERVAL_MS: '1000', TEMPORAL_TASK_QUEUE: taskQueue });
+  config = testConfig({
+    ORCHESTRATION_URL: base,
+    ENGINE_HEARTBEAT_INTERVAL_MS: '1000',
+    TEMPORAL_TASK_QUEUE: taskQueue,
+    LOCAL_ENGINE_DIR: mkdtempSync(join(tmpdir(), 'inferia-orch-it-')),
+  });
   services = connect(config, 'orch-it');
   temporal = await createTemporalClient(config);
   connection = await NativeConnection.connect({ address: config.temporal.address });
@@ -73,6 +80,9 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // Engines a failed test left running are stopped with the file, not left behind.
+  const engines = createLocalProvider({ engineDir: config.localEngineDir });
+  for (const node of await engines.discoverNodes()) await engines.stopEngine(node.providerInstanceId);
   await app?.close();
   worker?.shutdown();
   await running;
