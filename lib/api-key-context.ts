@@ -12,6 +12,10 @@ export interface ApiKeyContext {
   /** Groups of the key's owner, and their e-mail domain: what model restrictions are checked against. */
   groups: string[];
   email_domain: string | null;
+  /** Guardrail policies that apply to this key (the org's, and the ones naming the key). */
+  guardrails: { id: string; name: string; config: Record<string, unknown> }[];
+  /** Limits for this key and its org: `minute` ones are rate limits, `day`/`month` quotas. */
+  limits: { scope: 'key' | 'org'; period: string; token_limit: number | null; request_limit: number | null }[];
 }
 
 /** Who may use a model: members of any listed group, or users of any listed e-mail domain. Both empty: everyone in the org. */

@@ -40,6 +40,13 @@ export class IdentityService {
     if (!row || !hashOk || row.revokedAt || (row.expiresAt && row.expiresAt <= new Date())) {
       throw new AppError('unauthorized', 'invalid API key');
     }
+    const [guardrails, quotas] = await Promise.all([
+      db.guardrailPolicy.findMany({
+        where: { orgId: row.orgId, enabled: true, OR: [{ apiKeyIds: { isEmpty: true } }, { apiKeyIds: { has: row.id } }] },
+        orderBy: { createdAt: 'asc' },
+      }),
+      db.quota.findMany({ where: { orgId: row.orgId, OR: [{ apiKeyId: null }, { apiKeyId: row.id }] } }),
+    ]);
     const owner = row.userId
       ? await db.user.findUnique({
           where: { id: row.userId },
@@ -57,6 +64,13 @@ export class IdentityService {
       expires_at: row.expiresAt?.toISOString() ?? null,
       groups: owner?.groupMembers.map((m) => m.group.name.toLowerCase()) ?? [],
       email_domain: owner?.email.split('@')[1]?.toLowerCase() ?? null,
+      guardrails: guardrails.map((g) => ({ id: g.id, name: g.name, config: g.config as Record<string, unknown> })),
+      limits: quotas.map((q) => ({
+        scope: q.apiKeyId ? ('key' as const) : ('org' as const),
+        period: q.period,
+        token_limit: q.tokenLimit === null ? null : Number(q.tokenLimit),
+        request_limit: q.requestLimit === null ? null : Number(q.requestLimit),
+      })),
     };
   }
 }

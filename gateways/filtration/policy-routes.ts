@@ -43,9 +43,10 @@ const DocumentBody = z.object({
   content_type: z.enum(['text/plain', 'text/markdown', 'text/csv', 'application/json']).default('text/plain'),
   content: z.string().min(1).max(5 * 1024 * 1024),
 });
+// `minute` limits are rate limits (requests and tokens per minute); `day`/`month` are quotas.
 const QuotaBody = z.object({
   api_key_id: z.uuid().nullish(),
-  period: z.enum(['day', 'month']).default('month'),
+  period: z.enum(['minute', 'day', 'month']).default('month'),
   token_limit: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
   request_limit: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).nullish(),
 });

@@ -382,7 +382,7 @@ export class PolicyService {
   /** One quota per (key or org, period): setting it again replaces the limits. */
   async setQuota(
     caller: Caller,
-    input: { api_key_id?: string | null; period: 'day' | 'month'; token_limit?: number | null; request_limit?: number | null },
+    input: { api_key_id?: string | null; period: 'minute' | 'day' | 'month'; token_limit?: number | null; request_limit?: number | null },
     meta: RequestMeta,
   ) {
     const orgId = orgOf(caller);

@@ -380,10 +380,21 @@ describe('policy objects', () => {
     expect(v1).toMatchObject({ version: 1, variables: ['persona', 'topic'] });
     expect(v2.version).toBe(2);
 
+    await call('PUT', '/management/quotas', owner, { period: 'minute', request_limit: 600 });
     await call('PUT', '/management/quotas', owner, { period: 'day', token_limit: 1000 });
     await call('PUT', '/management/quotas', owner, { period: 'day', token_limit: 5000, request_limit: 10 });
     const quotas = (await call('GET', '/management/quotas', owner)).json<{ data: { period: string; token_limit: number }[] }>().data.filter((q) => q.period === 'day');
     expect(quotas).toEqual([expect.objectContaining({ token_limit: 5000, request_limit: 10 })]);
+
+    // The inference gateway gets limits and applicable guardrail policies with the key, in one call.
+    await call('POST', '/management/guardrails', owner, { name: uniq('pii'), config: { rules: [{ type: 'pii', stage: 'both', action: 'redact' }] } });
+    const fresh = (await call('POST', '/management/api-keys', owner, { name: 'context check' })).json<{ key: string }>().key;
+    const ctx = (await post('/internal/context', { api_key: fresh }, config.secrets.internalServiceToken)).json<{
+      limits: { period: string; request_limit: number | null }[];
+      guardrails: { config: { rules: { type: string }[] } }[];
+    }>();
+    expect(ctx.limits).toEqual(expect.arrayContaining([expect.objectContaining({ scope: 'org', period: 'minute', request_limit: 600 })]));
+    expect(ctx.guardrails.some((g) => g.config.rules[0]?.type === 'pii')).toBe(true);
   });
 
   it('stores each inference log once, however often it is delivered', async () => {
