@@ -81,6 +81,8 @@ const EnvSchema = z.object({
   CONTEXT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
   TRUST_PROXY: envBoolean(false),
+  /** Redis unreachable while counting a request: `closed` answers 503, `open` serves it unmetered. */
+  LIMITER_FAILURE_MODE: z.enum(['closed', 'open']).default('closed'),
 });
 
 export type RawEnv = z.input<typeof EnvSchema>;
@@ -121,6 +123,7 @@ export interface Config {
   contextCacheTtlMs: number;
   upstreamTimeoutMs: number;
   trustProxy: boolean;
+  limiterFailureMode: 'closed' | 'open';
 }
 
 export class ConfigError extends Error {
@@ -223,5 +226,6 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     contextCacheTtlMs: e.CONTEXT_CACHE_TTL_MS,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,
+    limiterFailureMode: e.LIMITER_FAILURE_MODE,
   };
 }

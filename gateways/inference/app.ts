@@ -8,6 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { mayUseModel } from '../../lib/api-key-context.js';
 import { parseApiKey } from '../../lib/crypto.js';
+import { limitsFor, type Admission, type Limiter, type LimitState, type Reservation } from '../../lib/limits.js';
 import { AppError } from '../../lib/errors.js';
 import { bearerToken } from '../../lib/http/auth.js';
 import { commonPlugin, describeError } from '../../lib/http/common.js';
@@ -24,6 +25,13 @@ export interface InferenceAppOptions {
   contexts: ContextCache;
   routes: RoutingTable;
   upstreamTimeoutMs: number;
+  /** Rate limits and quotas (Redis). Absent: none are enforced. */
+  limiter?: Limiter;
+  /**
+   * When Redis cannot be reached to count a request: `closed` (default) answers 503 rather than
+   * serve unmetered traffic; `open` serves it uncounted (and logs a warning).
+   */
+  limiterFailureMode?: 'closed' | 'open';
   ready?: () => Promise<Record<string, boolean>>;
 }
 
@@ -127,8 +135,47 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
   };
 
   /** Sends the request to a replica; on a connection failure before any byte, tries another. */
+  /** Admits the request against every limit of its key and org, or answers 429 / 503. */
+  const admit = async (req: FastifyRequest, reply: FastifyReply, ctx: KeyContext, estimatedTokens: number): Promise<Reservation | undefined> => {
+    const limits = limitsFor(ctx);
+    if (!opts.limiter || limits.length === 0) return undefined;
+    let admission: Admission;
+    try {
+      admission = await opts.limiter.admit(limits, estimatedTokens);
+    } catch (err) {
+      if (opts.limiterFailureMode === 'open') {
+        req.log.warn({ err }, 'rate limiter unavailable: serving unmetered (LIMITER_FAILURE_MODE=open)');
+        return undefined;
+      }
+      throw new AppError('unavailable', 'Rate limiting is unavailable; try again shortly.', { openai_code: 'rate_limiter_unavailable' });
+    }
+    setRateLimitHeaders(reply, admission.states);
+    if (!admission.admitted) {
+      const b = admission.blockedBy;
+      const quota = b.limit.period !== 'minute';
+      reply.header('retry-after', String(b.resetSeconds));
+      throw new AppError(
+        'rate_limited',
+        quota
+          ? `You exceeded your ${b.limit.period}ly ${b.limit.unit} quota (${b.limit.limit}) for this ${b.limit.scope === 'key' ? 'API key' : 'organization'}.`
+          : `Rate limit reached: ${b.limit.limit} ${b.limit.unit} per minute for this ${b.limit.scope === 'key' ? 'API key' : 'organization'}. Retry in ${b.resetSeconds} s.`,
+        { openai_code: quota ? 'insufficient_quota' : 'rate_limit_exceeded', retry_after: b.resetSeconds },
+      );
+    }
+    return admission.reservation;
+  };
+
   const proxy = async (req: FastifyRequest, reply: FastifyReply, ctx: KeyContext, path: string, body: { model: string; stream?: boolean }) => {
     routeFor(ctx, body.model);
+    const reservation = await admit(req, reply, ctx, estimateTokens(body));
+    let settled = false;
+    const settle = (tokens: number | undefined) => {
+      if (!reservation || settled) return;
+      settled = true;
+      void (tokens === undefined ? opts.limiter!.refund(reservation) : opts.limiter!.settle(reservation, tokens)).catch((err: unknown) =>
+        req.log.warn({ err }, 'could not settle token usage'),
+      );
+    };
     const tried = new Set<string>();
     const abort = new AbortController();
     req.raw.once('close', () => {
@@ -155,11 +202,13 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
         continue;
       }
       try {
-        return await relay(reply, upstream, body.stream === true);
+        return await relay(reply, upstream, body.stream === true, (tokens) => settle(tokens));
       } finally {
         replica.inflight -= 1;
+        settle(undefined); // nothing reported usage: the call failed, give the reservation back
       }
     }
+    settle(undefined);
     req.log.warn({ err: lastError, model: body.model }, 'no replica answered');
     throw new AppError('upstream_error', `No replica of \`${body.model}\` could be reached.`, { openai_code: 'upstream_unavailable' });
   };
@@ -197,18 +246,21 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
 }
 
 /** Copies an upstream answer to the client. A stream that breaks mid-way ends with an error event, never silently. */
-async function relay(reply: FastifyReply, upstream: Response, stream: boolean): Promise<FastifyReply> {
+async function relay(reply: FastifyReply, upstream: Response, stream: boolean, onUsage: (tokens: number) => void): Promise<FastifyReply> {
   const contentType = upstream.headers.get('content-type') ?? 'application/json';
   if (!stream || !contentType.includes('text/event-stream') || !upstream.body) {
     const text = await upstream.text();
     if (upstream.status >= 500) {
       return reply.status(502).send(openAiError(502, `upstream replica failed with status ${upstream.status}`, 'upstream_error'));
     }
+    if (upstream.ok) onUsage(usageFromJson(text));
     return reply.status(upstream.status).header('content-type', contentType).send(text);
   }
+  const meter = new StreamMeter();
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(upstream.status, {
+    ...(reply.getHeaders() as Record<string, string>),
     'content-type': 'text/event-stream; charset=utf-8',
     'cache-control': 'no-cache',
     connection: 'keep-alive',
@@ -216,8 +268,10 @@ async function relay(reply: FastifyReply, upstream: Response, stream: boolean): 
   });
   try {
     for await (const chunk of Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>)) {
+      meter.feed(chunk as Buffer);
       if (!raw.write(chunk)) await new Promise((r) => raw.once('drain', r));
     }
+    onUsage(meter.tokens());
   } catch (err) {
     if (!raw.destroyed) {
       const event = openAiError(502, `upstream stream broke: ${(err as Error).message}`, 'upstream_stream_error');
@@ -229,3 +283,57 @@ async function relay(reply: FastifyReply, upstream: Response, stream: boolean): 
 }
 
 export const newRequestId = () => `req_${randomUUID().replace(/-/g, '')}`;
+
+/** Prompt size (about 4 characters a token) plus the most the model may write. */
+export function estimateTokens(body: Record<string, unknown>): number {
+  const prompt = Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? body.input ?? '').length / 4);
+  const maxOut = Number(body.max_completion_tokens ?? body.max_tokens ?? 256);
+  const n = Number(body.n ?? 1);
+  return prompt + (Number.isFinite(maxOut) ? maxOut : 256) * (Number.isFinite(n) ? n : 1);
+}
+
+function usageFromJson(text: string): number {
+  try {
+    const usage = (JSON.parse(text) as { usage?: { total_tokens?: number } }).usage;
+    return typeof usage?.total_tokens === 'number' ? usage.total_tokens : Math.ceil(text.length / 4);
+  } catch {
+    return Math.ceil(text.length / 4);
+  }
+}
+
+/** Counts a stream's tokens: the usage chunk when the upstream sends one, else its content size. */
+class StreamMeter {
+  private buffered = '';
+  private contentChars = 0;
+  private reported: number | undefined;
+  feed(chunk: Buffer) {
+    this.buffered += chunk.toString('utf8');
+    let nl: number;
+    while ((nl = this.buffered.indexOf('\n')) >= 0) {
+      const line = this.buffered.slice(0, nl).trim();
+      this.buffered = this.buffered.slice(nl + 1);
+      if (!line.startsWith('data:') || line === 'data: [DONE]') continue;
+      try {
+        const event = JSON.parse(line.slice(5)) as { usage?: { total_tokens?: number } | null; choices?: { delta?: { content?: string } }[] };
+        if (typeof event.usage?.total_tokens === 'number') this.reported = event.usage.total_tokens;
+        for (const c of event.choices ?? []) this.contentChars += c.delta?.content?.length ?? 0;
+      } catch {
+        /* not JSON: not ours to count */
+      }
+    }
+  }
+  tokens() {
+    return this.reported ?? Math.ceil(this.contentChars / 4);
+  }
+}
+
+/** OpenAI's x-ratelimit-* headers from the tightest per-minute limits. */
+function setRateLimitHeaders(reply: FastifyReply, states: LimitState[]) {
+  for (const unit of ['requests', 'tokens'] as const) {
+    const tightest = states.filter((s) => s.limit.unit === unit && s.limit.period === 'minute').sort((a, b) => a.remaining - b.remaining)[0];
+    if (!tightest) continue;
+    reply.header(`x-ratelimit-limit-${unit}`, String(tightest.limit.limit));
+    reply.header(`x-ratelimit-remaining-${unit}`, String(tightest.remaining));
+    reply.header(`x-ratelimit-reset-${unit}`, `${tightest.resetSeconds}s`);
+  }
+}

@@ -1,6 +1,7 @@
 // Inference gateway process (INFERENCE_PORT, default 8001): the OpenAI-compatible hot path.
 import Fastify from 'fastify';
 import { loadConfig } from '../../lib/config.js';
+import { Limiter } from '../../lib/limits.js';
 import { createDb } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
 import { createRedis } from '../../lib/redis.js';
@@ -26,6 +27,8 @@ await app.register(inferenceApp, {
   contexts,
   routes,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
+  limiter: new Limiter(redis),
+  limiterFailureMode: config.limiterFailureMode,
   ready: async () => ({
     redis: await reachable(() => redis.ping()),
     routes: routes.loadedAt > 0,

@@ -187,6 +187,21 @@ describe('the platform end to end', () => {
     }
   });
 
+  it('enforces a key\'s requests-per-minute limit with OpenAI\'s headers and a retry-after', async () => {
+    const key = await api.filtration<{ key: string }>('POST', '/management/api-keys', { name: 'limited', scopes: ['inference'], rpm_limit: 2 });
+    const client = new OpenAI({ baseURL: `${stack.urls.inference}/v1`, apiKey: key.key, maxRetries: 0 });
+    const first = await client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'one' }] }).withResponse();
+    expect(first.response.headers.get('x-ratelimit-limit-requests')).toBe('2');
+    expect(first.response.headers.get('x-ratelimit-remaining-requests')).toBe('1');
+    const stream = await client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'two' }], stream: true }).withResponse();
+    expect(stream.response.headers.get('x-ratelimit-remaining-requests')).toBe('0');
+    for await (const chunk of stream.data) void chunk;
+    const refused = await client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'three' }] }).catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(OpenAI.RateLimitError);
+    expect(refused).toMatchObject({ status: 429, code: 'rate_limit_exceeded' });
+    expect(Number((refused as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after'))).toBeGreaterThan(0);
+  });
+
   it('shows the deployment as a workflow in Temporal with its search attributes and memo', async () => {
     const temporal = await createTemporalClient(config);
     try {

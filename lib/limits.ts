@@ -1,0 +1,157 @@
+// Rate limits (per minute) and quotas (per day / month), per key and per org, counted in Redis by
+// one Lua script so that admission is atomic across every gateway instance: with a limit L, never
+// more than L are admitted in a window, however many clients and gateways race.
+//
+// Tokens are reserved up front (an estimate: prompt plus max_tokens) and settled to the real usage
+// afterwards (or refunded when the upstream failed), so a stream cannot overrun a token budget.
+import type { Redis } from 'ioredis';
+
+export type LimitPeriod = 'minute' | 'day' | 'month';
+export type LimitUnit = 'requests' | 'tokens';
+
+export interface Limit {
+  scope: 'key' | 'org';
+  /** The key id or org id. */
+  id: string;
+  period: LimitPeriod;
+  unit: LimitUnit;
+  limit: number;
+}
+
+export interface LimitState {
+  limit: Limit;
+  used: number;
+  remaining: number;
+  /** Seconds until this window resets. */
+  resetSeconds: number;
+}
+
+export type Admission =
+  | { admitted: true; states: LimitState[]; reservation: Reservation }
+  | { admitted: false; states: LimitState[]; blockedBy: LimitState };
+
+export interface Reservation {
+  /** Counter keys and what was added to each (tokens only are settled later). */
+  tokenKeys: { key: string; ttl: number; reserved: number }[];
+  requestKeys: { key: string; ttl: number }[];
+}
+
+/** Window start (UTC) and length in seconds for a period at time `now` (ms). */
+export function windowOf(period: LimitPeriod, now: number): { start: number; seconds: number } {
+  const d = new Date(now);
+  if (period === 'minute') {
+    const start = Math.floor(now / 60_000) * 60_000;
+    return { start, seconds: 60 };
+  }
+  if (period === 'day') {
+    const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), d.getUTCDate());
+    return { start, seconds: 86_400 };
+  }
+  const start = Date.UTC(d.getUTCFullYear(), d.getUTCMonth(), 1);
+  const next = Date.UTC(d.getUTCFullYear(), d.getUTCMonth() + 1, 1);
+  return { start, seconds: Math.round((next - start) / 1000) };
+}
+
+// KEYS: counter keys. ARGV: n, then per key: limit, cost, ttl. Checks every counter; only if all
+// fit does it add every cost. Returns {admitted(1|0), blockedIndex, used_1..used_n}.
+const ADMIT = `
+local n = tonumber(ARGV[1])
+local used = {}
+for i = 1, n do
+  local limit = tonumber(ARGV[2 + (i - 1) * 3])
+  local cost = tonumber(ARGV[3 + (i - 1) * 3])
+  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
+  used[i] = current
+  if current + cost > limit then
+    local out = {0, i}
+    for j = 1, n do out[#out + 1] = tonumber(redis.call('GET', KEYS[j]) or '0') end
+    return out
+  end
+end
+local out = {1, 0}
+for i = 1, n do
+  local cost = tonumber(ARGV[3 + (i - 1) * 3])
+  local ttl = tonumber(ARGV[4 + (i - 1) * 3])
+  local v = redis.call('INCRBY', KEYS[i], cost)
+  if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], ttl) end
+  out[#out + 1] = v
+end
+return out
+`;
+
+export class Limiter {
+  constructor(
+    private readonly redis: Redis,
+    private readonly prefix = 'inferia:limit',
+  ) {
+    this.redis.defineCommand('inferiaAdmit', { lua: ADMIT });
+  }
+
+  private keyFor(l: Limit, now: number) {
+    const w = windowOf(l.period, now);
+    return { key: `${this.prefix}:${l.scope}:${l.id}:${l.period}:${l.unit}:${w.start}`, ttl: w.seconds + 5, resetSeconds: Math.max(1, Math.ceil((w.start + w.seconds * 1000 - now) / 1000)) };
+  }
+
+  /** Admits one request costing `tokens` (estimated) against every limit, or none of them. */
+  async admit(limits: Limit[], tokens: number, now = Date.now()): Promise<Admission> {
+    if (limits.length === 0) return { admitted: true, states: [], reservation: { tokenKeys: [], requestKeys: [] } };
+    const keys = limits.map((l) => this.keyFor(l, now));
+    const argv: (string | number)[] = [limits.length];
+    limits.forEach((l, i) => argv.push(l.limit, l.unit === 'requests' ? 1 : tokens, keys[i]!.ttl));
+    const result = (await (this.redis as unknown as { inferiaAdmit: (...a: unknown[]) => Promise<number[]> }).inferiaAdmit(
+      limits.length,
+      ...keys.map((k) => k.key),
+      ...argv,
+    )) as number[];
+    const admitted = result[0] === 1;
+    const states: LimitState[] = limits.map((l, i) => {
+      const used = Number(result[2 + i] ?? 0);
+      return { limit: l, used, remaining: Math.max(0, l.limit - used), resetSeconds: keys[i]!.resetSeconds };
+    });
+    if (!admitted) return { admitted: false, states, blockedBy: states[Number(result[1]) - 1]! };
+    return {
+      admitted: true,
+      states,
+      reservation: {
+        tokenKeys: limits.flatMap((l, i) => (l.unit === 'tokens' ? [{ key: keys[i]!.key, ttl: keys[i]!.ttl, reserved: tokens }] : [])),
+        requestKeys: limits.flatMap((l, i) => (l.unit === 'requests' ? [{ key: keys[i]!.key, ttl: keys[i]!.ttl }] : [])),
+      },
+    };
+  }
+
+  /** Replaces the token estimate with what was really used. */
+  async settle(reservation: Reservation, actualTokens: number): Promise<void> {
+    if (reservation.tokenKeys.length === 0) return;
+    const pipeline = this.redis.pipeline();
+    for (const t of reservation.tokenKeys) if (actualTokens !== t.reserved) pipeline.incrby(t.key, actualTokens - t.reserved);
+    await pipeline.exec();
+  }
+
+  /** The call never reached a model: give back the request and its tokens. */
+  async refund(reservation: Reservation): Promise<void> {
+    const pipeline = this.redis.pipeline();
+    for (const t of reservation.tokenKeys) pipeline.decrby(t.key, t.reserved);
+    for (const r of reservation.requestKeys) pipeline.decr(r.key);
+    await pipeline.exec();
+  }
+}
+
+/** The limits that apply to a request, from the key's own RPM/TPM and the org's and key's limits. */
+export function limitsFor(ctx: {
+  org_id: string;
+  api_key_id: string;
+  rpm_limit: number | null;
+  tpm_limit: number | null;
+  limits?: { scope: 'key' | 'org'; period: string; token_limit: number | null; request_limit: number | null }[];
+}): Limit[] {
+  const out: Limit[] = [];
+  if (ctx.rpm_limit) out.push({ scope: 'key', id: ctx.api_key_id, period: 'minute', unit: 'requests', limit: ctx.rpm_limit });
+  if (ctx.tpm_limit) out.push({ scope: 'key', id: ctx.api_key_id, period: 'minute', unit: 'tokens', limit: ctx.tpm_limit });
+  for (const l of ctx.limits ?? []) {
+    if (l.period !== 'minute' && l.period !== 'day' && l.period !== 'month') continue;
+    const id = l.scope === 'key' ? ctx.api_key_id : ctx.org_id;
+    if (l.request_limit !== null) out.push({ scope: l.scope, id, period: l.period, unit: 'requests', limit: l.request_limit });
+    if (l.token_limit !== null) out.push({ scope: l.scope, id, period: l.period, unit: 'tokens', limit: l.token_limit });
+  }
+  return out;
+}

@@ -1,0 +1,75 @@
+// Rate limits and quotas on the real Redis: exact under concurrency across several "gateway
+// instances" (separate connections), tokens reserved then settled or refunded, windows by period.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { Limiter, limitsFor, windowOf, type Limit } from '../../lib/limits.js';
+import { createRedis, type Redis } from '../../lib/redis.js';
+import { testConfig, uniq } from '../helpers/env.js';
+
+let gateways: Redis[];
+let limiters: Limiter[];
+
+beforeAll(() => {
+  const config = testConfig();
+  gateways = [createRedis(config.redisUrl, 'limits-a'), createRedis(config.redisUrl, 'limits-b'), createRedis(config.redisUrl, 'limits-c')];
+  const prefix = `inferia:test-limit:${uniq('run')}`; // the same counters, as every gateway shares
+  limiters = gateways.map((r) => new Limiter(r, prefix));
+});
+afterAll(() => gateways?.forEach((r) => r.disconnect()));
+
+describe('rate limits', () => {
+  it('admits exactly L requests per window when many clients race over three gateways', async () => {
+    const limit: Limit = { scope: 'key', id: uniq('key'), period: 'minute', unit: 'requests', limit: 50 };
+    const now = Date.now();
+    const results = await Promise.all(Array.from({ length: 300 }, (_, i) => limiters[i % 3]!.admit([limit], 0, now)));
+    expect(results.filter((r) => r.admitted)).toHaveLength(50);
+    const refused = results.find((r) => !r.admitted);
+    expect(refused && !refused.admitted && refused.blockedBy.remaining).toBe(0);
+  });
+
+  it('counts every limit or none: a request refused by one limit uses nothing of the others', async () => {
+    const key = uniq('key');
+    const rpm: Limit = { scope: 'key', id: key, period: 'minute', unit: 'requests', limit: 100 };
+    const tpm: Limit = { scope: 'key', id: key, period: 'minute', unit: 'tokens', limit: 1000 };
+    const a = await limiters[0]!.admit([rpm, tpm], 600);
+    expect(a.admitted).toBe(true);
+    const b = await limiters[1]!.admit([rpm, tpm], 600);
+    expect(b.admitted).toBe(false);
+    expect(!b.admitted && b.blockedBy.limit.unit).toBe('tokens');
+    expect(b.states.find((s) => s.limit.unit === 'requests')?.used).toBe(1); // the refused one was not counted
+
+    // The first call really used 100 tokens: settling frees the rest of its reservation.
+    if (a.admitted) await limiters[0]!.settle(a.reservation, 100);
+    const c = await limiters[2]!.admit([rpm, tpm], 600);
+    expect(c.admitted).toBe(true);
+    // A failed upstream call gives back its request and its tokens.
+    if (c.admitted) await limiters[2]!.refund(c.reservation);
+    const d = await limiters[0]!.admit([rpm, tpm], 0);
+    expect(d.states.find((s) => s.limit.unit === 'tokens')?.used).toBe(100);
+    expect(d.states.find((s) => s.limit.unit === 'requests')?.used).toBe(2);
+  });
+
+  it('keeps minute, day and month windows apart and reports when each resets', () => {
+    const t = Date.UTC(2026, 10, 23, 10, 30, 15);
+    expect(windowOf('minute', t)).toEqual({ start: Date.UTC(2026, 10, 23, 10, 30), seconds: 60 });
+    expect(windowOf('day', t)).toEqual({ start: Date.UTC(2026, 10, 23), seconds: 86_400 });
+    expect(windowOf('month', t)).toEqual({ start: Date.UTC(2026, 10, 1), seconds: 30 * 86_400 });
+  });
+
+  it('derives limits from a key and its org', () => {
+    const limits = limitsFor({
+      org_id: 'org',
+      api_key_id: 'key',
+      rpm_limit: 60,
+      tpm_limit: null,
+      limits: [
+        { scope: 'org', period: 'day', token_limit: 1000, request_limit: null },
+        { scope: 'key', period: 'minute', token_limit: null, request_limit: 5 },
+      ],
+    });
+    expect(limits).toEqual([
+      { scope: 'key', id: 'key', period: 'minute', unit: 'requests', limit: 60 },
+      { scope: 'org', id: 'org', period: 'day', unit: 'tokens', limit: 1000 },
+      { scope: 'key', id: 'key', period: 'minute', unit: 'requests', limit: 5 },
+    ]);
+  });
+});
