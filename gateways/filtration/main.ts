@@ -3,6 +3,7 @@ import Fastify from 'fastify';
 import { loadConfig } from '../../lib/config.js';
 import { createDb } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
+import { InferenceLogConsumer } from '../../lib/inference-log.js';
 import { createRedis } from '../../lib/redis.js';
 import { SessionRevocations } from '../../lib/sessions.js';
 import { filtrationApp } from './app.js';
@@ -26,7 +27,13 @@ await app.register(filtrationApp, {
   sessions,
   ready: async () => ({ postgres: await reachable(() => db.$queryRaw`SELECT 1`) }),
 });
+// The inference log writer: a consumer group member draining the Redis Stream into Postgres.
+const logConsumer = new InferenceLogConsumer(createRedis(config.redisUrl, 'filtration-logs'), db, {
+  onError: (err) => app.log.warn({ err }, 'inference log consumer: retrying'),
+});
+logConsumer.start();
 app.addHook('onClose', async () => {
+  await logConsumer.stop();
   redis.disconnect();
   await db.$disconnect();
 });

@@ -8,6 +8,7 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import { mayUseModel } from '../../lib/api-key-context.js';
 import { parseApiKey } from '../../lib/crypto.js';
+import type { InferenceLogWriter } from '../../lib/inference-log.js';
 import { limitsFor, type Admission, type Limiter, type LimitState, type Reservation } from '../../lib/limits.js';
 import { AppError } from '../../lib/errors.js';
 import { bearerToken } from '../../lib/http/auth.js';
@@ -32,6 +33,8 @@ export interface InferenceAppOptions {
    * serve unmetered traffic; `open` serves it uncounted (and logs a warning).
    */
   limiterFailureMode?: 'closed' | 'open';
+  /** Where each request's log goes (a Redis Stream, written to Postgres by the filtration gateway). */
+  logs?: InferenceLogWriter;
   ready?: () => Promise<Record<string, boolean>>;
 }
 
@@ -166,13 +169,38 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
   };
 
   const proxy = async (req: FastifyRequest, reply: FastifyReply, ctx: KeyContext, path: string, body: { model: string; stream?: boolean }) => {
+    const started = performance.now();
+    const record = { deploymentId: null as string | null, replica: null as string | null, usage: undefined as Usage | undefined, ttfbMs: null as number | null };
+    // One log entry per request, written when the response is over (served, refused or broken).
+    reply.raw.once('close', () => {
+      if (!opts.logs) return;
+      const status = reply.raw.statusCode;
+      opts.logs.write({
+        request_id: String(req.id),
+        org_id: ctx.org_id,
+        api_key_id: ctx.api_key_id,
+        model: body.model,
+        deployment_id: record.deploymentId,
+        replica: record.replica,
+        stream: body.stream === true,
+        prompt_tokens: record.usage?.prompt ?? 0,
+        completion_tokens: record.usage?.completion ?? 0,
+        latency_ms: Math.round(performance.now() - started),
+        ttfb_ms: record.ttfbMs,
+        status_code: reply.raw.writableFinished ? status : status >= 400 ? status : 499,
+        error_code: status >= 400 ? String(status) : null,
+        guardrails: [],
+        created_at: new Date().toISOString(),
+      });
+    });
     routeFor(ctx, body.model);
     const reservation = await admit(req, reply, ctx, estimateTokens(body));
     let settled = false;
-    const settle = (tokens: number | undefined) => {
+    const settle = (usage: Usage | undefined) => {
+      if (usage) record.usage = usage;
       if (!reservation || settled) return;
       settled = true;
-      void (tokens === undefined ? opts.limiter!.refund(reservation) : opts.limiter!.settle(reservation, tokens)).catch((err: unknown) =>
+      void (usage === undefined ? opts.limiter!.refund(reservation) : opts.limiter!.settle(reservation, usage.prompt + usage.completion)).catch((err: unknown) =>
         req.log.warn({ err }, 'could not settle token usage'),
       );
     };
@@ -187,6 +215,8 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
       if (!replica) break;
       tried.add(replica.nodeId);
       replica.inflight += 1;
+      record.deploymentId = replica.deploymentId;
+      record.replica = replica.nodeId;
       let upstream: Response;
       try {
         upstream = await fetch(`${replica.url}${path}`, {
@@ -202,7 +232,8 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
         continue;
       }
       try {
-        return await relay(reply, upstream, body.stream === true, (tokens) => settle(tokens));
+        record.ttfbMs = Math.round(performance.now() - started);
+        return await relay(reply, upstream, body.stream === true, (usage) => settle(usage));
       } finally {
         replica.inflight -= 1;
         settle(undefined); // nothing reported usage: the call failed, give the reservation back
@@ -246,7 +277,12 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
 }
 
 /** Copies an upstream answer to the client. A stream that breaks mid-way ends with an error event, never silently. */
-async function relay(reply: FastifyReply, upstream: Response, stream: boolean, onUsage: (tokens: number) => void): Promise<FastifyReply> {
+interface Usage {
+  prompt: number;
+  completion: number;
+}
+
+async function relay(reply: FastifyReply, upstream: Response, stream: boolean, onUsage: (usage: Usage) => void): Promise<FastifyReply> {
   const contentType = upstream.headers.get('content-type') ?? 'application/json';
   if (!stream || !contentType.includes('text/event-stream') || !upstream.body) {
     const text = await upstream.text();
@@ -271,7 +307,7 @@ async function relay(reply: FastifyReply, upstream: Response, stream: boolean, o
       meter.feed(chunk as Buffer);
       if (!raw.write(chunk)) await new Promise((r) => raw.once('drain', r));
     }
-    onUsage(meter.tokens());
+    onUsage(meter.usage());
   } catch (err) {
     if (!raw.destroyed) {
       const event = openAiError(502, `upstream stream broke: ${(err as Error).message}`, 'upstream_stream_error');
@@ -292,20 +328,21 @@ export function estimateTokens(body: Record<string, unknown>): number {
   return prompt + (Number.isFinite(maxOut) ? maxOut : 256) * (Number.isFinite(n) ? n : 1);
 }
 
-function usageFromJson(text: string): number {
+function usageFromJson(text: string): Usage {
   try {
-    const usage = (JSON.parse(text) as { usage?: { total_tokens?: number } }).usage;
-    return typeof usage?.total_tokens === 'number' ? usage.total_tokens : Math.ceil(text.length / 4);
+    const usage = (JSON.parse(text) as { usage?: { prompt_tokens?: number; completion_tokens?: number } }).usage;
+    if (typeof usage?.prompt_tokens === 'number') return { prompt: usage.prompt_tokens, completion: usage.completion_tokens ?? 0 };
   } catch {
-    return Math.ceil(text.length / 4);
+    /* fall through to an estimate */
   }
+  return { prompt: 0, completion: Math.ceil(text.length / 4) };
 }
 
 /** Counts a stream's tokens: the usage chunk when the upstream sends one, else its content size. */
 class StreamMeter {
   private buffered = '';
   private contentChars = 0;
-  private reported: number | undefined;
+  private reported: Usage | undefined;
   feed(chunk: Buffer) {
     this.buffered += chunk.toString('utf8');
     let nl: number;
@@ -314,16 +351,19 @@ class StreamMeter {
       this.buffered = this.buffered.slice(nl + 1);
       if (!line.startsWith('data:') || line === 'data: [DONE]') continue;
       try {
-        const event = JSON.parse(line.slice(5)) as { usage?: { total_tokens?: number } | null; choices?: { delta?: { content?: string } }[] };
-        if (typeof event.usage?.total_tokens === 'number') this.reported = event.usage.total_tokens;
+        const event = JSON.parse(line.slice(5)) as {
+          usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
+          choices?: { delta?: { content?: string } }[];
+        };
+        if (typeof event.usage?.prompt_tokens === 'number') this.reported = { prompt: event.usage.prompt_tokens, completion: event.usage.completion_tokens ?? 0 };
         for (const c of event.choices ?? []) this.contentChars += c.delta?.content?.length ?? 0;
       } catch {
         /* not JSON: not ours to count */
       }
     }
   }
-  tokens() {
-    return this.reported ?? Math.ceil(this.contentChars / 4);
+  usage(): Usage {
+    return this.reported ?? { prompt: 0, completion: Math.ceil(this.contentChars / 4) };
   }
 }
 

@@ -1,6 +1,7 @@
 // Inference gateway process (INFERENCE_PORT, default 8001): the OpenAI-compatible hot path.
 import Fastify from 'fastify';
 import { loadConfig } from '../../lib/config.js';
+import { InferenceLogWriter } from '../../lib/inference-log.js';
 import { Limiter } from '../../lib/limits.js';
 import { createDb } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
@@ -28,6 +29,7 @@ await app.register(inferenceApp, {
   routes,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   limiter: new Limiter(redis),
+  logs: new InferenceLogWriter(redis, { onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') }),
   limiterFailureMode: config.limiterFailureMode,
   ready: async () => ({
     redis: await reachable(() => redis.ping()),

@@ -202,6 +202,18 @@ describe('the platform end to end', () => {
     expect(Number((refused as InstanceType<typeof OpenAI.RateLimitError>).headers?.get('retry-after'))).toBeGreaterThan(0);
   });
 
+  it('logs every request, served or refused, through the stream into Postgres', async () => {
+    const rows = await waitFor(async () => {
+      const r = await services.db.inferenceLog.findMany({ where: { orgId: org.org_id } });
+      return r.some((x) => x.statusCode === 429) && r.some((x) => x.statusCode === 200 && x.stream) ? r : undefined;
+    }, 15_000);
+    const served = rows.find((x) => x.statusCode === 200 && !x.stream)!;
+    expect(served.model).toBe('mock');
+    expect(served.promptTokens + served.completionTokens).toBeGreaterThan(0);
+    expect(served.deploymentId).toBeTruthy();
+    expect(new Set(rows.map((r) => r.requestId)).size).toBe(rows.length);
+  });
+
   it('shows the deployment as a workflow in Temporal with its search attributes and memo', async () => {
     const temporal = await createTemporalClient(config);
     try {

@@ -1,0 +1,235 @@
+// The inference log pipeline: each request's log goes to a Redis Stream (written by the inference
+// gateway off the hot path) and a consumer group writes it to Postgres — idempotently (unique
+// request id), acknowledging only after the commit, reclaiming entries a dead consumer held, and
+// dead-lettering entries that can never be stored. Nothing is lost when Postgres blips: entries
+// wait in the stream until a commit succeeds.
+import { hostname } from 'node:os';
+import type { Redis } from 'ioredis';
+import type { Db } from './db.js';
+
+export const INFERENCE_LOG_STREAM = 'inferia:inference-logs';
+export const INFERENCE_LOG_DEAD = 'inferia:inference-logs:dead';
+export const INFERENCE_LOG_GROUP = 'inferia-log-writers';
+
+export interface InferenceLogEntry {
+  request_id: string;
+  org_id: string;
+  api_key_id: string | null;
+  model: string;
+  deployment_id: string | null;
+  replica: string | null;
+  stream: boolean;
+  prompt_tokens: number;
+  completion_tokens: number;
+  latency_ms: number;
+  ttfb_ms: number | null;
+  status_code: number;
+  error_code: string | null;
+  guardrails: unknown[];
+  created_at: string;
+}
+
+/** Appends log entries; while Redis is unreachable they wait in a bounded buffer and are retried. */
+export class InferenceLogWriter {
+  private readonly pending: InferenceLogEntry[] = [];
+  private timer: NodeJS.Timeout | undefined;
+
+  private readonly stream: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly options: { maxBuffered?: number; onError?: (err: unknown) => void; stream?: string } = {},
+  ) {
+    this.stream = options.stream ?? INFERENCE_LOG_STREAM;
+  }
+
+  write(entry: InferenceLogEntry): void {
+    this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entry)).catch((err: unknown) => {
+      this.options.onError?.(err);
+      if (this.pending.length < (this.options.maxBuffered ?? 50_000)) this.pending.push(entry);
+      this.timer ??= setTimeout(() => void this.flush(), 1000);
+    });
+  }
+
+  async flush(): Promise<void> {
+    this.timer = undefined;
+    while (this.pending.length > 0) {
+      const entry = this.pending[0]!;
+      try {
+        await this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entry));
+        this.pending.shift();
+      } catch {
+        this.timer = setTimeout(() => void this.flush(), 1000);
+        return;
+      }
+    }
+  }
+
+  get buffered(): number {
+    return this.pending.length;
+  }
+}
+
+export interface ConsumerOptions {
+  consumer?: string;
+  batch?: number;
+  blockMs?: number;
+  /** Entries pending this long on a consumer are taken over (the consumer is presumed dead). */
+  claimIdleMs?: number;
+  /** Deliveries after which an entry that cannot be stored is moved to the dead-letter stream. */
+  maxDeliveries?: number;
+  onError?: (err: unknown) => void;
+  /** Stream names (tests use their own). */
+  stream?: string;
+  deadLetterStream?: string;
+  group?: string;
+}
+
+export class InferenceLogConsumer {
+  private running = false;
+  private loop: Promise<void> | undefined;
+  readonly consumer: string;
+  private readonly stream: string;
+  private readonly dead: string;
+  private readonly group: string;
+
+  constructor(
+    private readonly redis: Redis,
+    private readonly db: Db,
+    private readonly options: ConsumerOptions = {},
+  ) {
+    this.consumer = options.consumer ?? `${hostname()}-${process.pid}`;
+    this.stream = options.stream ?? INFERENCE_LOG_STREAM;
+    this.dead = options.deadLetterStream ?? INFERENCE_LOG_DEAD;
+    this.group = options.group ?? INFERENCE_LOG_GROUP;
+  }
+
+  async ensureGroup(): Promise<void> {
+    try {
+      await this.redis.xgroup('CREATE', this.stream, this.group, '0', 'MKSTREAM');
+    } catch (err) {
+      if (!String((err as Error).message).includes('BUSYGROUP')) throw err;
+    }
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.loop = (async () => {
+      await this.ensureGroup();
+      while (this.running) {
+        try {
+          await this.runOnce();
+        } catch (err) {
+          this.options.onError?.(err);
+          await new Promise((r) => setTimeout(r, 1000));
+        }
+      }
+    })();
+  }
+
+  async stop(): Promise<void> {
+    this.running = false;
+    await this.loop;
+  }
+
+  /** One round: take over stale entries, read new ones, store and acknowledge. Returns how many were stored. */
+  async runOnce(): Promise<number> {
+    const batch = this.options.batch ?? 200;
+    const claimed = (await this.redis.xautoclaim(this.stream, this.group, this.consumer, this.options.claimIdleMs ?? 30_000, '0-0', 'COUNT', batch)) as [
+      string,
+      [string, string[]][],
+    ];
+    let entries = claimed[1] ?? [];
+    if (entries.length === 0) {
+      const read = (await this.redis.xreadgroup(
+        'GROUP',
+        this.group,
+        this.consumer,
+        'COUNT',
+        batch,
+        'BLOCK',
+        this.options.blockMs ?? 2000,
+        'STREAMS',
+        this.stream,
+        '>',
+      )) as [string, [string, string[]][]][] | null;
+      entries = read?.[0]?.[1] ?? [];
+    }
+    if (entries.length === 0) return 0;
+    return this.store(entries);
+  }
+
+  private async store(entries: [string, string[]][]): Promise<number> {
+    const good: { id: string; entry: InferenceLogEntry }[] = [];
+    const poison: [string, string[]][] = [];
+    for (const [id, fields] of entries) {
+      const raw = fields[fields.indexOf('entry') + 1];
+      try {
+        const entry = JSON.parse(raw ?? '') as InferenceLogEntry;
+        if (typeof entry.request_id !== 'string' || typeof entry.org_id !== 'string') throw new Error('missing ids');
+        good.push({ id, entry });
+      } catch {
+        poison.push([id, fields]);
+      }
+    }
+    if (good.length > 0) {
+      try {
+        await this.db.inferenceLog.createMany({ data: good.map(({ entry }) => toRow(entry)), skipDuplicates: true });
+      } catch (err) {
+        this.options.onError?.(err);
+        // Postgres down: leave the batch pending; it is retried (or reclaimed) once it is back, and
+        // never dead-lettered for the outage. Postgres up: one row is bad; find it one by one.
+        const reachable = await this.db.$queryRaw`SELECT 1`.then(() => true, () => false);
+        if (reachable) await this.storeOneByOne(good, entries);
+        else await new Promise((r) => setTimeout(r, 1000));
+        return 0;
+      }
+      await this.redis.xack(this.stream, this.group, ...good.map((g) => g.id));
+    }
+    if (poison.length > 0) await this.deadLetter(poison);
+    return good.length;
+  }
+
+  private async storeOneByOne(good: { id: string; entry: InferenceLogEntry }[], entries: [string, string[]][]) {
+    for (const { id, entry } of good) {
+      try {
+        await this.db.inferenceLog.createMany({ data: [toRow(entry)], skipDuplicates: true });
+        await this.redis.xack(this.stream, this.group, id);
+      } catch {
+        const info = (await this.redis.xpending(this.stream, this.group, id, id, 1)) as [string, string, number, number][];
+        const deliveries = info[0]?.[3] ?? 0;
+        if (deliveries >= (this.options.maxDeliveries ?? 5)) await this.deadLetter(entries.filter(([eid]) => eid === id));
+      }
+    }
+  }
+
+  private async deadLetter(entries: [string, string[]][]) {
+    const pipeline = this.redis.pipeline();
+    for (const [id, fields] of entries) {
+      pipeline.xadd(this.dead, '*', 'original_id', id, ...fields);
+      pipeline.xack(this.stream, this.group, id);
+    }
+    await pipeline.exec();
+  }
+}
+
+function toRow(e: InferenceLogEntry) {
+  return {
+    requestId: e.request_id,
+    orgId: e.org_id,
+    apiKeyId: e.api_key_id,
+    model: e.model,
+    deploymentId: e.deployment_id,
+    replica: e.replica,
+    stream: e.stream,
+    promptTokens: e.prompt_tokens,
+    completionTokens: e.completion_tokens,
+    latencyMs: e.latency_ms,
+    ttfbMs: e.ttfb_ms,
+    statusCode: e.status_code,
+    errorCode: e.error_code,
+    guardrails: e.guardrails as object[],
+    createdAt: new Date(e.created_at),
+  };
+}

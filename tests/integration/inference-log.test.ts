@@ -1,0 +1,92 @@
+// The inference log pipeline on the real Redis and Postgres: stored exactly once however often
+// delivered, acknowledged only after the commit, taken over from a dead consumer, and poison
+// entries dead-lettered instead of blocking the stream.
+import { randomUUID } from 'node:crypto';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { InferenceLogConsumer, InferenceLogWriter, type InferenceLogEntry } from '../../lib/inference-log.js';
+import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
+import { testConfig, uniq, waitFor } from '../helpers/env.js';
+import { connect } from '../helpers/services.js';
+
+let services: ReturnType<typeof connect>;
+let org: DemoCredentials;
+
+beforeAll(async () => {
+  const config = testConfig();
+  services = connect(config, 'inference-log');
+  const slug = uniq('logs');
+  org = await seedOrg(services.db, config, { slug, name: slug, adminEmail: `${slug}@test.local` });
+});
+afterAll(() => services?.close());
+
+const streams = () => {
+  const base = `inferia:test-logs:${uniq('s')}`;
+  return { stream: base, deadLetterStream: `${base}:dead`, group: 'writers' };
+};
+
+const entry = (over: Partial<InferenceLogEntry> = {}): InferenceLogEntry => ({
+  request_id: `req_${randomUUID()}`,
+  org_id: org.org_id,
+  api_key_id: null,
+  model: 'mock',
+  deployment_id: null,
+  replica: null,
+  stream: false,
+  prompt_tokens: 3,
+  completion_tokens: 9,
+  latency_ms: 12,
+  ttfb_ms: 5,
+  status_code: 200,
+  error_code: null,
+  guardrails: [],
+  created_at: new Date().toISOString(),
+  ...over,
+});
+
+describe('inference log pipeline', () => {
+  it('stores each request once, however often its entry is delivered, and acknowledges it', async () => {
+    const names = streams();
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream });
+    const consumer = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 100 });
+    await consumer.ensureGroup();
+    const first = entry();
+    writer.write(first);
+    writer.write(first); // a retry after a lost acknowledgement
+    writer.write(entry());
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 3);
+    expect(await consumer.runOnce()).toBe(3);
+    expect(await services.db.inferenceLog.count({ where: { requestId: first.request_id } })).toBe(1);
+    const pending = (await services.redis.xpending(names.stream, names.group)) as [number, ...unknown[]];
+    expect(pending[0]).toBe(0);
+  });
+
+  it("takes over the entries a dead consumer was holding", async () => {
+    const names = streams();
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream });
+    const dying = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'dying' });
+    await dying.ensureGroup();
+    const e = entry();
+    writer.write(e);
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 1);
+    // It reads the entry and dies before storing it.
+    await services.redis.xreadgroup('GROUP', names.group, 'dying', 'COUNT', 10, 'STREAMS', names.stream, '>');
+    await new Promise((r) => setTimeout(r, 150));
+    const heir = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'heir', claimIdleMs: 100, blockMs: 100 });
+    expect(await heir.runOnce()).toBe(1);
+    expect(await services.db.inferenceLog.count({ where: { requestId: e.request_id } })).toBe(1);
+  });
+
+  it('dead-letters an entry that can never be stored and goes on with the rest', async () => {
+    const names = streams();
+    const consumer = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 100 });
+    await consumer.ensureGroup();
+    await services.redis.xadd(names.stream, '*', 'entry', '{not json');
+    const good = entry();
+    await services.redis.xadd(names.stream, '*', 'entry', JSON.stringify(good));
+    expect(await consumer.runOnce()).toBe(1);
+    expect(await services.redis.xlen(names.deadLetterStream)).toBe(1);
+    expect(await services.db.inferenceLog.count({ where: { requestId: good.request_id } })).toBe(1);
+    const pending = (await services.redis.xpending(names.stream, names.group)) as [number, ...unknown[]];
+    expect(pending[0]).toBe(0);
+  });
+});
