@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
+import { Counter, Histogram } from 'prom-client';
 import { z } from 'zod';
 import { mayUseModel } from '../../lib/api-key-context.js';
 import { parseApiKey } from '../../lib/crypto.js';
@@ -115,6 +116,34 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
   });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
 
+  // Per model and status: what operators alert on (the common plugin counts per route).
+  const requestsByModel = new Counter({
+    name: 'inferia_inference_requests_total',
+    help: 'Inference requests by model and HTTP status',
+    labelNames: ['model', 'status', 'stream'],
+    registers: [fastify.metrics],
+  });
+  const latencyByModel = new Histogram({
+    name: 'inferia_inference_duration_seconds',
+    help: 'Inference request duration by model, to the last byte',
+    labelNames: ['model', 'stream'],
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
+    registers: [fastify.metrics],
+  });
+  const ttfbByModel = new Histogram({
+    name: 'inferia_inference_ttfb_seconds',
+    help: 'Time to the upstream answer starting, by model',
+    labelNames: ['model', 'stream'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [fastify.metrics],
+  });
+  const tokensByModel = new Counter({
+    name: 'inferia_inference_tokens_total',
+    help: 'Tokens by model and kind',
+    labelNames: ['model', 'kind'],
+    registers: [fastify.metrics],
+  });
+
   const authorize = async (req: FastifyRequest): Promise<KeyContext> => {
     if (!req.keyContext) throw new AppError('unauthorized', 'Incorrect API key provided.');
     return req.keyContext;
@@ -173,8 +202,16 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     const record = { deploymentId: null as string | null, replica: null as string | null, usage: undefined as Usage | undefined, ttfbMs: null as number | null };
     // One log entry per request, written when the response is over (served, refused or broken).
     reply.raw.once('close', () => {
-      if (!opts.logs) return;
       const status = reply.raw.statusCode;
+      const stream = String(body.stream === true);
+      requestsByModel.inc({ model: body.model, status, stream });
+      latencyByModel.observe({ model: body.model, stream }, (performance.now() - started) / 1000);
+      if (record.ttfbMs !== null) ttfbByModel.observe({ model: body.model, stream }, record.ttfbMs / 1000);
+      if (record.usage) {
+        tokensByModel.inc({ model: body.model, kind: 'prompt' }, record.usage.prompt);
+        tokensByModel.inc({ model: body.model, kind: 'completion' }, record.usage.completion);
+      }
+      if (!opts.logs) return;
       opts.logs.write({
         request_id: String(req.id),
         org_id: ctx.org_id,

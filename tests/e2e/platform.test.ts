@@ -214,6 +214,14 @@ describe('the platform end to end', () => {
     expect(new Set(rows.map((r) => r.requestId)).size).toBe(rows.length);
   });
 
+  it('exposes Prometheus counters and latency histograms per model and status', async () => {
+    const text = await (await fetch(`${stack.urls.inference}/metrics`)).text();
+    expect(text).toMatch(/inferia_inference_requests_total\{[^}]*model="mock"[^}]*status="200"[^}]*\} [1-9]/);
+    expect(text).toMatch(/inferia_inference_requests_total\{[^}]*status="429"/);
+    expect(text).toMatch(/inferia_inference_duration_seconds_bucket\{[^}]*model="mock"/);
+    expect(text).toMatch(/inferia_inference_tokens_total\{[^}]*kind="completion"[^}]*\} [1-9]/);
+  });
+
   it('shows the deployment as a workflow in Temporal with its search attributes and memo', async () => {
     const temporal = await createTemporalClient(config);
     try {
