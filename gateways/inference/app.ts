@@ -14,6 +14,7 @@ import { limitsFor, type Admission, type Limiter, type LimitState, type Reservat
 import { AppError } from '../../lib/errors.js';
 import { bearerToken } from '../../lib/http/auth.js';
 import { commonPlugin, describeError } from '../../lib/http/common.js';
+import type { ClusterAdapter } from '../../adapters/clusters/types.js';
 import type { ContextCache, KeyContext } from './context-cache.js';
 import type { Replica, RoutingTable } from './routing-table.js';
 
@@ -26,6 +27,8 @@ declare module 'fastify' {
 export interface InferenceAppOptions {
   contexts: ContextCache;
   routes: RoutingTable;
+  /** The clusters an org may see (ALCF `/v1/clusters`). */
+  clusters?: (orgId: string) => Promise<ClusterAdapter[]>;
   upstreamTimeoutMs: number;
   /** Rate limits and quotas (Redis). Absent: none are enforced. */
   limiter?: Limiter;
@@ -295,6 +298,24 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     const ctx = await authorize(req);
     routeFor(ctx, req.params.model);
     return { id: req.params.model, object: 'model', created: Math.floor(routes.loadedAt / 1000), owned_by: 'inferia' };
+  });
+
+  const visibleClusters = async (ctx: KeyContext) =>
+    (await (opts.clusters?.(ctx.org_id) ?? Promise.resolve([]))).filter((c) => mayUseModel(ctx, { allowed_groups: c.allowedGroups, allowed_domains: c.allowedDomains }));
+
+  app.get('/v1/clusters', async (req) => {
+    const ctx = await authorize(req);
+    const clusters = await visibleClusters(ctx);
+    return { object: 'list', data: clusters.map((c) => ({ id: c.name, object: 'cluster' })) };
+  });
+
+  app.get('/v1/clusters/:cluster/jobs', { schema: { params: z.object({ cluster: z.string().min(1).max(200) }) } }, async (req) => {
+    const ctx = await authorize(req);
+    const cluster = (await visibleClusters(ctx)).find((c) => c.name === req.params.cluster);
+    if (!cluster) throw new AppError('not_found', `Cluster \`${req.params.cluster}\` does not exist.`, { openai_code: 'cluster_not_found', field: 'cluster' });
+    const out = await cluster.getJobs();
+    if (!out.jobs) throw new AppError('upstream_error', out.error_message ?? 'cluster status unavailable', { openai_code: 'cluster_unavailable' });
+    return out.jobs;
   });
 
   app.post('/v1/chat/completions', { schema: { body: ChatBody } }, async (req, reply) => {

@@ -1,5 +1,6 @@
 // Inference gateway process (INFERENCE_PORT, default 8001): the OpenAI-compatible hot path.
 import Fastify from 'fastify';
+import { poolClusters } from '../../adapters/clusters/pool-clusters.js';
 import { loadConfig } from '../../lib/config.js';
 import { InferenceLogWriter } from '../../lib/inference-log.js';
 import { Limiter } from '../../lib/limits.js';
@@ -29,6 +30,7 @@ await app.register(inferenceApp, {
   routes,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   limiter: new Limiter(redis),
+  clusters: (orgId) => poolClusters(db, orgId),
   logs: new InferenceLogWriter(redis, { onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') }),
   limiterFailureMode: config.limiterFailureMode,
   ready: async () => ({

@@ -222,6 +222,19 @@ describe('the platform end to end', () => {
     expect(text).toMatch(/inferia_inference_tokens_total\{[^}]*kind="completion"[^}]*\} [1-9]/);
   });
 
+  it('reports clusters and their jobs in the ALCF shape', async () => {
+    const headers = { authorization: `Bearer ${org.api_key}` };
+    const list = (await (await fetch(`${stack.urls.inference}/v1/clusters`, { headers })).json()) as { data: { id: string }[] };
+    expect(list.data.map((c) => c.id)).toContain('local');
+    const jobs = (await (await fetch(`${stack.urls.inference}/v1/clusters/local/jobs`, { headers })).json()) as Record<string, unknown[]> & {
+      cluster_status: Record<string, unknown>;
+    };
+    for (const k of ['running', 'queued', 'stopped', 'others', 'private_batch_running', 'private_batch_queued']) expect(Array.isArray(jobs[k]), k).toBe(true);
+    expect(jobs.running).toEqual(expect.arrayContaining([expect.objectContaining({ Models: 'mock', Framework: 'mock', Cluster: 'local' })]));
+    expect(jobs.cluster_status).toMatchObject({ cluster: 'local', live_models: expect.any(Number) });
+    expect((await fetch(`${stack.urls.inference}/v1/clusters/nowhere/jobs`, { headers })).status).toBe(404);
+  });
+
   it('shows the deployment as a workflow in Temporal with its search attributes and memo', async () => {
     const temporal = await createTemporalClient(config);
     try {
