@@ -19,6 +19,7 @@ import { searchAttributes, workflowIds } from '../../lib/temporal-names.js';
 import { reconcileScheduleId } from '../../worker/schedules.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
 import { freePort, testConfig, uniq, waitFor } from '../helpers/env.js';
+import { openAiSchemaErrors } from '../helpers/openai-schema.js';
 import { connect } from '../helpers/services.js';
 
 let stack: Stack;
@@ -233,6 +234,37 @@ describe('the platform end to end', () => {
     expect(jobs.running).toEqual(expect.arrayContaining([expect.objectContaining({ Models: 'mock', Framework: 'mock', Cluster: 'local' })]));
     expect(jobs.cluster_status).toMatchObject({ cluster: 'local', live_models: expect.any(Number) });
     expect((await fetch(`${stack.urls.inference}/v1/clusters/nowhere/jobs`, { headers })).status).toBe(404);
+  });
+
+  it("answers in OpenAI's published schema: chat, stream chunks, completions, embeddings, models and errors", async () => {
+    const chat = await openai.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'schema' }], n: 2 });
+    expect(openAiSchemaErrors('CreateChatCompletionResponse', chat)).toEqual([]);
+    expect(chat.choices).toHaveLength(2);
+    const stream = await openai.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'schema' }], stream: true, stream_options: { include_usage: true } });
+    for await (const chunk of stream) expect(openAiSchemaErrors('CreateChatCompletionStreamResponse', chunk)).toEqual([]);
+    const completion = await openai.completions.create({ model: 'mock', prompt: 'Say this is a test' });
+    expect(openAiSchemaErrors('CreateCompletionResponse', completion)).toEqual([]);
+    const raw = await fetch(`${stack.urls.inference}/v1/embeddings`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${org.api_key}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ model: 'mock', input: ['a', 'b'] }),
+    });
+    expect(openAiSchemaErrors('CreateEmbeddingResponse', await raw.json())).toEqual([]);
+    expect(openAiSchemaErrors('ListModelsResponse', await openai.models.list().then((p) => ({ object: 'list', data: p.data })))).toEqual([]);
+    for (const bad of [
+      fetch(`${stack.urls.inference}/v1/chat/completions`, { method: 'POST', headers: { authorization: 'Bearer nope', 'content-type': 'application/json' }, body: '{}' }),
+      fetch(`${stack.urls.inference}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${org.api_key}`, 'content-type': 'application/json' },
+        body: JSON.stringify({ model: 'nope', messages: [{ role: 'user', content: 'x' }] }),
+      }),
+      fetch(`${stack.urls.inference}/v1/chat/completions`, { method: 'POST', headers: { authorization: `Bearer ${org.api_key}`, 'content-type': 'application/json' }, body: '{"model":' }),
+    ]) {
+      const res = await bad;
+      expect(res.status).toBeGreaterThanOrEqual(400);
+      expect(res.status).toBeLessThan(500);
+      expect(openAiSchemaErrors('ErrorResponse', await res.json())).toEqual([]);
+    }
   });
 
   it('shows the deployment as a workflow in Temporal with its search attributes and memo', async () => {
