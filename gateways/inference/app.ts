@@ -269,8 +269,18 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
         replica.inflight -= 1;
         lastError = err;
         if (abort.signal.aborted) return reply;
+        routes.reportFailure(replica.nodeId);
         continue;
       }
+      if (upstream.status >= 500 && attempt < 2) {
+        // Nothing has reached the client yet: another replica may answer.
+        replica.inflight -= 1;
+        routes.reportFailure(replica.nodeId);
+        lastError = new Error(`replica answered ${upstream.status}`);
+        await upstream.arrayBuffer().catch(() => undefined);
+        continue;
+      }
+      routes.reportSuccess(replica.nodeId);
       try {
         record.ttfbMs = Math.round(performance.now() - started);
         return await relay(reply, upstream, body.stream === true, (usage) => settle(usage));

@@ -19,8 +19,14 @@ export interface Replica {
 
 const key = (orgId: string, model: string) => `${orgId}\u0000${model}`;
 
+/** Consecutive failures after which a replica is left out, and for how long before it is tried again. */
+const BREAKER_THRESHOLD = 3;
+const BREAKER_OPEN_MS = 15_000;
+
 export class RoutingTable {
   private routes = new Map<string, Replica[]>();
+  /** Circuit breakers by node: a replica that keeps failing is skipped for a while (this gateway's view). */
+  private readonly breakers = new Map<string, { failures: number; openUntil: number }>();
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private dirty = false;
@@ -105,12 +111,34 @@ export class RoutingTable {
     return out.sort();
   }
 
-  /** Least outstanding requests; ties broken at random so load spreads. */
+  reportFailure(nodeId: string): void {
+    const b = this.breakers.get(nodeId) ?? { failures: 0, openUntil: 0 };
+    b.failures += 1;
+    if (b.failures >= BREAKER_THRESHOLD) b.openUntil = Date.now() + BREAKER_OPEN_MS;
+    this.breakers.set(nodeId, b);
+  }
+
+  reportSuccess(nodeId: string): void {
+    this.breakers.delete(nodeId);
+  }
+
+  isOpen(nodeId: string, now = Date.now()): boolean {
+    const b = this.breakers.get(nodeId);
+    return b !== undefined && b.openUntil > now;
+  }
+
+  /**
+   * Least outstanding requests among replicas whose breaker is closed; ties broken at random so
+   * load spreads. When every breaker is open, the least recently failed replica is tried anyway
+   * (half-open), so a recovered model is found again.
+   */
   pick(orgId: string, model: string, exclude: ReadonlySet<string> = new Set()): Replica | undefined {
     let best: Replica[] = [];
     let min = Infinity;
-    for (const r of this.replicas(orgId, model)) {
-      if (exclude.has(r.nodeId)) continue;
+    const candidates = this.replicas(orgId, model).filter((r) => !exclude.has(r.nodeId));
+    const closed = candidates.filter((r) => !this.isOpen(r.nodeId));
+    const pool = closed.length > 0 ? closed : candidates.sort((a, b) => (this.breakers.get(a.nodeId)?.openUntil ?? 0) - (this.breakers.get(b.nodeId)?.openUntil ?? 0)).slice(0, 1);
+    for (const r of pool) {
       if (r.inflight < min) {
         min = r.inflight;
         best = [r];
