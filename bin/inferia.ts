@@ -2,12 +2,14 @@
 // first installs npm dependencies and generates the Prisma client.
 import { up } from './commands/up.js';
 import { test } from './commands/test.js';
+import { bench } from './commands/bench.js';
 import { migrate, migrateNew } from './commands/migrate.js';
 
 const USAGE = `usage: inferia <command>
 
   up                 start the whole platform on its embedded default (Ctrl-C stops it)
   test [args]        start the test services and run the whole suite (args go to vitest)
+  bench              measure the inference hot path against a plain proxy (bench/README.md)
   migrate            apply pending database migrations (DATABASE_URL)
   migrate:new NAME   write a migration for the changes to prisma/schema.prisma
 `;
@@ -20,6 +22,8 @@ async function main(): Promise<number> {
       return up();
     case 'test':
       return test(args);
+    case 'bench':
+      return bench();
     case 'migrate':
       return migrate();
     case 'migrate:new':
