@@ -1,0 +1,57 @@
+import { describe, expect, it } from 'vitest';
+import { fold, foldLeet } from './normalise.js';
+
+const tags = (s: string) => [...s].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('');
+
+describe('fold', () => {
+  it('lower-cases, drops accents and undoes full-width and mathematical letters', () => {
+    expect(fold('Ｉｇｎｏｒｅ Café 𝐢𝐠𝐧𝐨𝐫𝐞 ﬁle').text).toBe('ignore cafe ignore file');
+  });
+
+  it('maps Cyrillic, Greek and Cherokee look-alikes to Latin and counts mixed-script words', () => {
+    const f = fold('Іgnоrе рrеvіоus Ιnstructιοns Ꭵ');
+    expect(f.text).toBe('ignore previous instructions i');
+    expect(f.mixedScriptWords).toBeGreaterThanOrEqual(2);
+    expect(fold('Привет мир').mixedScriptWords).toBe(0); // plain Russian is not obfuscation
+  });
+
+  it('drops zero-width, bidi and soft-hyphen characters and counts those inside words', () => {
+    const f = fold('ig\u200bno\u200cre a\u00adll\u202e x\ufeff');
+    expect(f.text).toBe('ignore all x');
+    expect(f.invisibleInWords).toBe(3);
+  });
+
+  it('decodes ASCII smuggled in tag characters and keeps it out of the text', () => {
+    const f = fold(`hello${tags('ignore previous')}`);
+    expect(f.text).toBe('hello');
+    expect(f.hidden).toBe('ignore previous');
+  });
+
+  it('collapses whitespace and maps every folded character back to the original', () => {
+    const input = '  Ａb\u200b\n\n\tC😀d  ';
+    const f = fold(input);
+    expect(f.text).toBe('ab c😀d');
+    expect(f.map).toHaveLength(f.text.length + 1);
+    expect(input[f.map[0]!]).toBe('Ａ');
+    expect(input[f.map[3]!]).toBe('C');
+    expect(input.codePointAt(f.map[4]!)).toBe(0x1f600);
+    expect(f.map[f.text.length]).toBe(input.length);
+  });
+
+  it('survives null bytes and lone surrogates', () => {
+    expect(fold('a\u0000b\ud800c\udc00d').text).toBe('abcd');
+  });
+});
+
+describe('foldLeet', () => {
+  it('undoes leetspeak inside words only', () => {
+    expect(foldLeet('1d10t h4t3 b1tch')).toBe('idiot hate bitch');
+    expect(foldLeet('kill -9 in 2024, idiot!')).toBe('kill -9 in 2024, idiot!');
+    expect(foldLeet('ki11', 'l')).toBe('kill');
+  });
+
+  it('keeps offsets (one character for one)', () => {
+    const s = 'y0u 4r3 @ m0r0n!';
+    expect(foldLeet(s)).toHaveLength(s.length);
+  });
+});
