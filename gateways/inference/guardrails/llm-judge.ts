@@ -76,7 +76,8 @@ export function createLlmJudgeGuardrail(judge: JudgeFn | undefined, opts: LlmJud
   return {
     name: 'llm_judge',
     async check(text: string, ctx: GuardrailContext): Promise<GuardrailVerdict> {
-      if (!judge) return errorVerdict('llm_judge', failMode, new Error('no judge model is wired to this gateway'));
+      const ask = ctx.judge ?? judge;
+      if (!ask) return errorVerdict('llm_judge', failMode, new Error('no judge model is wired to this gateway'));
       const timeout = new AbortController();
       const signal = ctx.signal ? AbortSignal.any([timeout.signal, ctx.signal]) : timeout.signal;
       let timer: NodeJS.Timeout | undefined;
@@ -90,7 +91,7 @@ export function createLlmJudgeGuardrail(judge: JudgeFn | undefined, opts: LlmJud
           if (signal.aborted) onAbort();
           else signal.addEventListener('abort', onAbort, { once: true });
         });
-        const answer = await Promise.race([Promise.resolve().then(() => judge(prompt, { model: opts.model, signal })), stopped]);
+        const answer = await Promise.race([Promise.resolve().then(() => ask(prompt, { model: opts.model, signal })), stopped]);
         const parsed = parseJudgeAnswer(answer);
         if (!parsed) return errorVerdict('llm_judge', failMode, new Error('judge answered neither SAFE nor UNSAFE'));
         if (parsed.safe) return { verdict: 'pass', guardrail: 'llm_judge', reasons: [] };

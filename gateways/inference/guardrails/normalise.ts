@@ -1,7 +1,8 @@
-// Folding text so detectors see through obfuscation: NFKD with accents dropped (which also undoes
-// full-width, mathematical and circled letters), Cyrillic/Greek/small-capital look-alikes mapped to
-// Latin, zero-width, bidi and tag characters dropped (tag characters decoded separately: they smuggle
-// invisible ASCII), lower case, whitespace collapsed. An offset map leads back to the original text.
+// Folding text so detectors see through obfuscation: compatibility decomposition (NFKD folds what NFKC
+// does — full-width, mathematical and circled letters, ligatures — but leaves accents apart, so they
+// are dropped too), Cyrillic/Greek/Cherokee/small-capital look-alikes mapped to Latin, zero-width,
+// bidi and tag characters dropped (tag characters also decoded apart: they smuggle invisible ASCII),
+// lower case, whitespace collapsed. An offset map leads back to the original text.
 
 export interface Folded {
   text: string;
@@ -41,7 +42,7 @@ function isInvisible(cp: number): boolean {
   return (
     cp < 0x20 ||
     cp === 0x7f ||
-    (cp >= 0x80 && cp < 0xa0) ||
+    (cp >= 0x80 && cp < 0xa0 && cp !== 0x85) ||
     cp === 0xad ||
     cp === 0x34f ||
     cp === 0x61c ||
@@ -71,7 +72,7 @@ function foldNonAscii(cp: number): string {
   const ch = String.fromCodePoint(cp);
   let out: string;
   if (isInvisible(cp)) out = '';
-  else if (WHITESPACE.test(ch)) out = ' ';
+  else if (cp === 0x85 || WHITESPACE.test(ch)) out = ' ';
   else {
     out = HOMOGLYPH_MAP.get(ch) ?? '';
     if (out === '') {
@@ -162,8 +163,8 @@ export function fold(input: string): Folded {
   return { text: decode(codes, n), map: map.subarray(0, n + 1), hidden, invisibleInWords, mixedScriptWords };
 }
 
-const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '@': 'a', $: 's', '!': 'i', '|': 'l', '+': 't' };
-const isLeet = (c: string | undefined) => c !== undefined && c in LEET;
+const LEET = new Map(Object.entries({ '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '@': 'a', $: 's', '!': 'i', '|': 'l', '+': 't' }));
+const isLeet = (c: string | undefined) => c !== undefined && LEET.has(c);
 
 /**
  * Undoes leetspeak inside words, one character for one (offsets are kept): `1d10t` → `idiot`, while
@@ -191,7 +192,7 @@ export function foldLeet(text: string, one: 'i' | 'l' = 'i'): string {
         const ch = text[k]!;
         if (isLetter(ch) || ((ch === '!' || ch === '|' || ch === '+') && (k === i || k === j - 1))) continue;
         out ??= Uint16Array.from({ length: text.length }, (_, x) => text.charCodeAt(x));
-        out[k] = (ch === '1' ? one : LEET[ch]!).charCodeAt(0);
+        out[k] = (ch === '1' ? one : LEET.get(ch)!).charCodeAt(0);
       }
     }
     i = j;

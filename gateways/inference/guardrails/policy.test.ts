@@ -130,6 +130,18 @@ describe('checkInput', () => {
     expect(judge).toHaveBeenCalledWith('user: how to make a bomb', expect.objectContaining({ model: 'guard' }));
   });
 
+  it('takes the judge per request, so one cached policy can serve callers routed differently', async () => {
+    const fallback = vi.fn<JudgeFn>().mockResolvedValue('UNSAFE');
+    const perRequest = vi.fn<JudgeFn>().mockResolvedValue('SAFE');
+    const p = compilePolicy({ rules: [{ type: 'llm_judge', stage: 'both' }] }, { judge: fallback });
+    expect(await p.checkInput([user('hi')], { judge: perRequest })).toMatchObject({ blocked: false });
+    const filter = p.createOutputFilter({ judge: perRequest });
+    filter.feed('hello');
+    expect(await filter.end()).toEqual({ emit: 'hello' });
+    expect(perRequest).toHaveBeenCalledTimes(2);
+    expect(fallback).not.toHaveBeenCalled();
+  });
+
   it('names the policy a verdict came from', async () => {
     const p = compilePolicies([
       { id: '1', name: 'org-pii', config: { rules: [{ type: 'pii', action: 'log' }] } },

@@ -6,7 +6,7 @@
 import { compileRules, type CompileDeps, type CompiledRule } from './rules.js';
 import { StreamGuard, type FilterStep, type OutputFilter, type OutputFilterOptions } from './stream-filter.js';
 import { errorVerdict, mergeVerdicts } from './verdict.js';
-import type { GuardrailVerdict, Stage } from './types.js';
+import type { GuardrailVerdict, JudgeFn, Stage } from './types.js';
 
 export type { CompileDeps } from './rules.js';
 
@@ -28,6 +28,8 @@ export type OutputResult =
 export interface CheckOptions {
   /** The request's abort signal: a judge call stops with it. */
   signal?: AbortSignal;
+  /** This request's way to the guard model; overrides `CompileDeps.judge` (a cached policy can serve many callers). */
+  judge?: JudgeFn;
 }
 
 export interface CompiledPolicy {
@@ -163,7 +165,7 @@ class Policy implements CompiledPolicy {
     opts: CheckOptions,
   ): Promise<{ blocked?: GuardrailVerdict; verdicts: GuardrailVerdict[] }> {
     const verdicts: GuardrailVerdict[] = [];
-    const ctx = { stage, signal: opts.signal };
+    const ctx = { stage, signal: opts.signal, judge: opts.judge };
     const reads = (rule: CompiledRule, s: Segment) => stage === 'output' || !rule.roles || rule.roles.has(s.role);
     for (const rule of rules) {
       if (!rule.detector && rule.type !== 'invalid_rule') continue;
@@ -225,7 +227,7 @@ function wholeText(policy: CompiledPolicy, opts: OutputFilterOptions): OutputFil
     },
     end: async () => {
       if (done) return done.blocked ? done : { emit: '' };
-      const r = await policy.checkOutput(buffered, { signal: opts.signal });
+      const r = await policy.checkOutput(buffered, { signal: opts.signal, judge: opts.judge });
       verdicts = r.verdicts;
       buffered = '';
       done = r.blocked ? { emit: '', blocked: r.verdict } : { emit: r.text };

@@ -74,9 +74,10 @@ function invalidRule(index: number, policy: string | undefined): CompiledRule {
 
 export function compileRules(config: unknown, deps: CompileDeps, policy: string | undefined, firstIndex: number, problems: string[]): CompiledRule[] {
   const label = policy ? `policy ${policy}` : 'policy';
-  if (config === null || config === undefined || typeof config !== 'object') {
-    if (config !== null && config !== undefined) problems.push(`${label}: config is not an object`);
-    return config === null || config === undefined ? [] : [invalidRule(firstIndex, policy)];
+  if (config === null || config === undefined) return [];
+  if (typeof config !== 'object') {
+    problems.push(`${label}: config is not an object`);
+    return [invalidRule(firstIndex, policy)];
   }
   const rules = (config as { rules?: unknown }).rules;
   if (rules === undefined) return [];

@@ -6,7 +6,7 @@
 // blocked. A private key is swallowed from its BEGIN line to its END line, however many chunks apart.
 import { errorVerdict, mergeVerdicts, redact, redactionToken } from './verdict.js';
 import type { CompiledRule } from './rules.js';
-import type { Detection, Finding, GuardrailVerdict } from './types.js';
+import type { Detection, Finding, GuardrailVerdict, JudgeFn } from './types.js';
 
 export interface FilterStep {
   /** Text safe to send now (possibly empty; redactions applied). */
@@ -27,6 +27,8 @@ export interface OutputFilterOptions {
   /** Characters held back for values that contain spaces, when a PII rule blocks or redacts. Default 48. */
   holdChars?: number;
   signal?: AbortSignal;
+  /** This request's way to the guard model, for an output judge (see `CheckOptions.judge`). */
+  judge?: JudgeFn;
 }
 
 /** Released text kept to read what straddles the release point: a few words for phrases, a little for PII lookbehinds. */

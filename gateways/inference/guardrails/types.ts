@@ -46,6 +46,8 @@ export interface GuardrailContext {
   stage: Stage;
   /** Aborted when the request is; a judge call stops with it. */
   signal?: AbortSignal;
+  /** This request's way to the guard model (e.g. routed within the caller's org); overrides the compile-time one. */
+  judge?: JudgeFn;
 }
 
 export interface Guardrail {
