@@ -5,26 +5,15 @@ import { createDb } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
 import { InferenceLogConsumer } from '../../lib/inference-log.js';
 import { createRedis } from '../../lib/redis.js';
-import { SessionRevocations } from '../../lib/sessions.js';
 import { filtrationApp } from './app.js';
-import { AuthService } from './auth-service.js';
-import { ManagementService } from './management-service.js';
-import { PolicyService } from './policy-service.js';
-import { IdentityService } from './identity-service.js';
+import { createFiltrationServices } from './services.js';
 
 const config = loadConfig();
 const db = createDb(config.databaseUrl);
 const app = Fastify(serverOptions('filtration', config));
 const redis = createRedis(config.redisUrl, 'filtration');
-const sessions = new SessionRevocations(redis, config.jwt.accessTtlSeconds);
-const auth = new AuthService({ db, redis, config, sessions });
 await app.register(filtrationApp, {
-  config,
-  identity: new IdentityService({ db, config }),
-  auth,
-  management: new ManagementService({ db, redis, config, endSessions: (userId) => auth.endAllSessions(userId) }),
-  policy: new PolicyService({ db, redis, config }),
-  sessions,
+  ...createFiltrationServices({ db, redis, config }),
   ready: async () => ({ postgres: await reachable(() => db.$queryRaw`SELECT 1`) }),
 });
 // The inference log writer: a consumer group member draining the Redis Stream into Postgres.

@@ -8,13 +8,9 @@ import pg from 'pg';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filtrationApp } from '../../gateways/filtration/app.js';
-import { AuthService } from '../../gateways/filtration/auth-service.js';
-import { IdentityService } from '../../gateways/filtration/identity-service.js';
-import { ManagementService } from '../../gateways/filtration/management-service.js';
-import { PolicyService } from '../../gateways/filtration/policy-service.js';
+import { createFiltrationServices } from '../../gateways/filtration/services.js';
 import type { Config } from '../../lib/config.js';
 import { loggerOptions } from '../../lib/logger.js';
-import { SessionRevocations } from '../../lib/sessions.js';
 import { testConfig, uniq } from '../helpers/env.js';
 import { connect } from '../helpers/services.js';
 
@@ -34,16 +30,7 @@ beforeAll(async () => {
     },
   });
   app = Fastify({ loggerInstance: pino(loggerOptions('filtration', 'trace'), sink) }) as unknown as FastifyInstance;
-  const sessions = new SessionRevocations(services.redis, config.jwt.accessTtlSeconds);
-  const auth = new AuthService({ db: services.db, redis: services.redis, config, sessions });
-  await app.register(filtrationApp, {
-    config,
-    identity: new IdentityService({ db: services.db, config }),
-    auth,
-    management: new ManagementService({ db: services.db, redis: services.redis, config, endSessions: (id) => auth.endAllSessions(id) }),
-    policy: new PolicyService({ db: services.db, redis: services.redis, config }),
-    sessions,
-  });
+  await app.register(filtrationApp, createFiltrationServices({ db: services.db, redis: services.redis, config }));
   app.addHook('onSend', async (_req, reply, payload) => {
     if (reply.statusCode >= 400) errorBodies.push(String(payload));
     return payload;

@@ -4,13 +4,9 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { generate as generateTotp, generateSecret } from 'otplib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filtrationApp } from '../../gateways/filtration/app.js';
-import { AuthService } from '../../gateways/filtration/auth-service.js';
-import { IdentityService } from '../../gateways/filtration/identity-service.js';
-import { ManagementService } from '../../gateways/filtration/management-service.js';
-import { PolicyService } from '../../gateways/filtration/policy-service.js';
+import { createFiltrationServices } from '../../gateways/filtration/services.js';
 import { ROUTE_PERMISSIONS, UNLISTED_ROUTES, routeKey } from '../../gateways/filtration/route-permissions.js';
 import { signAccessToken } from '../../lib/http/auth.js';
-import { SessionRevocations } from '../../lib/sessions.js';
 import type { Config } from '../../lib/config.js';
 import { decryptSecret, encryptSecret, hashPassword, parseApiKey } from '../../lib/crypto.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
@@ -35,16 +31,7 @@ beforeAll(async () => {
   app.addHook('onRoute', (r) => {
     for (const m of [r.method].flat()) if (m !== 'HEAD') registered.push(routeKey(m, r.url));
   });
-  const sessions = new SessionRevocations(services.redis, config.jwt.accessTtlSeconds);
-  const auth = new AuthService({ db: services.db, redis: services.redis, config, sessions });
-  await app.register(filtrationApp, {
-    config,
-    identity: new IdentityService({ db: services.db, config }),
-    auth,
-    management: new ManagementService({ db: services.db, redis: services.redis, config, endSessions: (id) => auth.endAllSessions(id) }),
-    policy: new PolicyService({ db: services.db, redis: services.redis, config }),
-    sessions,
-  });
+  await app.register(filtrationApp, createFiltrationServices({ db: services.db, redis: services.redis, config }));
   const slug = uniq('filt');
   org = await seedOrg(services.db, config, { slug, name: slug, adminEmail: `${slug}@test.local`, adminPassword: 'a long enough password' });
 });
@@ -239,15 +226,7 @@ describe('access control: one table for every route', () => {
 
   it('refuses to start with a route missing from the table', async () => {
     const rogue = Fastify();
-    const sessions = new SessionRevocations(services.redis, 900);
-    await filtrationApp(rogue, {
-      config,
-      identity: new IdentityService({ db: services.db, config }),
-      auth: new AuthService({ db: services.db, redis: services.redis, config, sessions }),
-      management: new ManagementService({ db: services.db, redis: services.redis, config, endSessions: async () => {} }),
-      policy: new PolicyService({ db: services.db, redis: services.redis, config }),
-      sessions,
-    });
+    await filtrationApp(rogue, createFiltrationServices({ db: services.db, redis: services.redis, config }));
     expect(() => rogue.get('/admin/backdoor', async () => ({ ok: true }))).toThrow(/no entry in ROUTE_PERMISSIONS/);
     await rogue.close();
   });
