@@ -6,6 +6,8 @@ export interface ApiKeyContext {
   key_prefix: string;
   scopes: string[];
   allowed_models: string[];
+  /** Tried in order when the requested model has nothing healthy to serve it. */
+  fallback_models: string[];
   rpm_limit: number | null;
   tpm_limit: number | null;
   expires_at: string | null;

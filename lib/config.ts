@@ -78,6 +78,8 @@ const EnvSchema = z.object({
   /** A READY node silent for this long is probed and, if its provider does not vouch for it, marked UNHEALTHY. */
   STALE_HEARTBEAT_SECONDS: z.coerce.number().int().min(1).default(20),
   ROUTES_REFRESH_MS: z.coerce.number().int().min(100).default(5000),
+  /** Folder of endpoints.json and clusters.json (static endpoint and cluster adapters; both optional). */
+  INFERIA_CONFIG_DIR: z.string().min(1).default('config'),
   CONTEXT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
   TRUST_PROXY: envBoolean(false),
@@ -120,6 +122,7 @@ export interface Config {
   reconcileIntervalSeconds: number;
   staleHeartbeatSeconds: number;
   routesRefreshMs: number;
+  configDir: string;
   contextCacheTtlMs: number;
   upstreamTimeoutMs: number;
   trustProxy: boolean;
@@ -223,6 +226,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     reconcileIntervalSeconds: e.RECONCILE_INTERVAL_SECONDS,
     staleHeartbeatSeconds: e.STALE_HEARTBEAT_SECONDS,
     routesRefreshMs: e.ROUTES_REFRESH_MS,
+    configDir: e.INFERIA_CONFIG_DIR,
     contextCacheTtlMs: e.CONTEXT_CACHE_TTL_MS,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,

@@ -26,6 +26,8 @@ export interface InferenceLogEntry {
   status_code: number;
   error_code: string | null;
   guardrails: unknown[];
+  /** Knowledge-base passages the prompt was given (RAG), with their documents and scores. */
+  rag_sources?: unknown[];
   created_at: string;
 }
 
@@ -230,6 +232,7 @@ function toRow(e: InferenceLogEntry) {
     statusCode: e.status_code,
     errorCode: e.error_code,
     guardrails: e.guardrails as object[],
+    ragSources: (e.rag_sources ?? []) as object[],
     createdAt: new Date(e.created_at),
   };
 }

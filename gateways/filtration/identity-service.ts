@@ -59,6 +59,7 @@ export class IdentityService {
       key_prefix: row.prefix,
       scopes: row.scopes,
       allowed_models: row.allowedModels,
+      fallback_models: row.fallbackModels ?? [],
       rpm_limit: row.rpmLimit,
       tpm_limit: row.tpmLimit,
       expires_at: row.expiresAt?.toISOString() ?? null,

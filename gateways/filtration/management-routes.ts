@@ -12,6 +12,7 @@ const CreateKeyBody = z.object({
   name: z.string().trim().min(1).max(200),
   scopes: z.array(z.string().min(1).max(50)).max(10).default(['inference']),
   allowed_models: z.array(z.string().trim().min(1).max(256)).max(200).default([]),
+  fallback_models: z.array(z.string().trim().min(1).max(256)).max(10).default([]),
   rpm_limit: z.number().int().min(1).max(1_000_000).nullish(),
   tpm_limit: z.number().int().min(1).max(1_000_000_000).nullish(),
   expires_at: z.iso.datetime({ offset: true }).nullish(),

@@ -38,6 +38,8 @@ export interface CreateKeyInput {
   name: string;
   scopes: string[];
   allowed_models: string[];
+  /** Tried in order when the requested model has nothing healthy (each still subject to allowed_models). */
+  fallback_models?: string[];
   rpm_limit?: number | null;
   tpm_limit?: number | null;
   expires_at?: string | null;
@@ -52,6 +54,7 @@ function keyView(k: KeyRow) {
     prefix: k.prefix,
     scopes: k.scopes,
     allowed_models: k.allowedModels,
+    fallback_models: k.fallbackModels ?? [],
     rpm_limit: k.rpmLimit,
     tpm_limit: k.tpmLimit,
     expires_at: k.expiresAt?.toISOString() ?? null,
@@ -92,6 +95,7 @@ export class ManagementService {
           keyHash: generated.hash,
           scopes: input.scopes,
           allowedModels: input.allowed_models,
+          fallbackModels: input.fallback_models ?? [],
           rpmLimit: input.rpm_limit ?? null,
           tpmLimit: input.tpm_limit ?? null,
           expiresAt,

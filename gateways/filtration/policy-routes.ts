@@ -37,7 +37,12 @@ const GuardrailBody = z.object({
   api_key_ids: z.array(z.uuid()).max(500).default([]),
 });
 const TemplateBody = z.object({ name, template: z.string().min(1).max(100_000) });
-const KnowledgeBaseBody = z.object({ name, description: z.string().max(2000).default('') });
+const KnowledgeBaseBody = z.object({
+  name,
+  description: z.string().max(2000).default(''),
+  // A model deployed (or served by a provider) in the org: chunks are embedded with it and retrieved by similarity too.
+  embedding_model: z.string().trim().min(1).max(256).nullish(),
+});
 const DocumentBody = z.object({
   filename: z.string().trim().min(1).max(500),
   content_type: z.enum(['text/plain', 'text/markdown', 'text/csv', 'application/json']).default('text/plain'),
@@ -65,6 +70,7 @@ const LogEntry = z.object({
   status_code: z.number().int().min(100).max(599),
   error_code: z.string().max(100).nullish(),
   guardrails: z.array(z.unknown()).max(100).optional(),
+  rag_sources: z.array(z.unknown()).max(100).optional(),
   created_at: z.iso.datetime({ offset: true }).optional(),
 });
 

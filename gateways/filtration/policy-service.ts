@@ -57,6 +57,11 @@ export class PolicyService {
     await this.deps.redis.publish(channels.apiKeys, '*').catch(() => 0);
   }
 
+  /** A provider changed: inference gateways reload their routing table (external providers are targets). */
+  private async announceRoutes() {
+    await this.deps.redis.publish(channels.routes, 'providers').catch(() => 0);
+  }
+
   // ───────────────────────────── providers ─────────────────────────────
 
   private providerView(p: Awaited<ReturnType<Db['providerConfig']['findFirstOrThrow']>>) {
@@ -121,6 +126,7 @@ export class PolicyService {
         });
         return created;
       });
+      await this.announceRoutes();
       return this.providerView(row);
     } catch (err) {
       throw uniqueViolation(err, 'a provider');
@@ -158,6 +164,7 @@ export class PolicyService {
       });
       return updated;
     });
+    await this.announceRoutes();
     return this.providerView(row);
   }
 
@@ -169,6 +176,7 @@ export class PolicyService {
       await tx.providerConfig.delete({ where: { id } });
       await audit(tx, { orgId, actor: caller, action: 'provider.delete', resourceType: 'provider', resourceId: id, before: { name: row.name }, ...meta });
     });
+    await this.announceRoutes();
     return { id, deleted: true };
   }
 
@@ -264,6 +272,7 @@ export class PolicyService {
       await tx.promptTemplate.delete({ where: { id } });
       await audit(tx, { orgId, actor: caller, action: 'prompt_template.delete', resourceType: 'prompt_template', resourceId: id, before: { name: row.name, version: row.version }, ...meta });
     });
+    await this.announce();
     return { id, deleted: true };
   }
 
@@ -276,19 +285,19 @@ export class PolicyService {
       orderBy: { createdAt: 'asc' },
     });
     return {
-      data: rows.map((k) => ({ id: k.id, name: k.name, description: k.description, documents: k._count.documents, chunks: k._count.chunks, created_at: k.createdAt.toISOString() })),
+      data: rows.map((k) => ({ id: k.id, name: k.name, description: k.description, embedding_model: k.embeddingModel, documents: k._count.documents, chunks: k._count.chunks, created_at: k.createdAt.toISOString() })),
     };
   }
 
-  async createKnowledgeBase(caller: Caller, input: { name: string; description: string }, meta: RequestMeta) {
+  async createKnowledgeBase(caller: Caller, input: { name: string; description: string; embedding_model?: string | null }, meta: RequestMeta) {
     const orgId = orgOf(caller);
     try {
       const row = await this.deps.db.$transaction(async (tx) => {
-        const kb = await tx.knowledgeBase.create({ data: { orgId, name: input.name, description: input.description } });
+        const kb = await tx.knowledgeBase.create({ data: { orgId, name: input.name, description: input.description, embeddingModel: input.embedding_model ?? null } });
         await audit(tx, { orgId, actor: caller, action: 'knowledge_base.create', resourceType: 'knowledge_base', resourceId: kb.id, after: input, ...meta });
         return kb;
       });
-      return { id: row.id, name: row.name, description: row.description, documents: 0, chunks: 0, created_at: row.createdAt.toISOString() };
+      return { id: row.id, name: row.name, description: row.description, embedding_model: row.embeddingModel, documents: 0, chunks: 0, created_at: row.createdAt.toISOString() };
     } catch (err) {
       throw uniqueViolation(err, 'a knowledge base');
     }
@@ -422,6 +431,7 @@ export class PolicyService {
       status_code: number;
       error_code?: string | null;
       guardrails?: unknown[];
+      rag_sources?: unknown[];
       created_at?: string;
     }[],
   ) {
@@ -441,6 +451,7 @@ export class PolicyService {
         statusCode: l.status_code,
         errorCode: l.error_code ?? null,
         guardrails: (l.guardrails ?? []) as object[],
+        ragSources: (l.rag_sources ?? []) as object[],
         ...(l.created_at ? { createdAt: new Date(l.created_at) } : {}),
       })),
       skipDuplicates: true,

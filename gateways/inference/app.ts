@@ -1,8 +1,8 @@
-// Inference gateway: the OpenAI-compatible /v1 surface. Each request runs one fixed pipeline:
-// API key → context → route → upstream (stream or not). Errors use OpenAI's shape.
+// Inference gateway: the OpenAI-compatible /v1 surface. Each request runs one fixed pipeline, in
+// the seed's order: API key → context → rate limits and quotas → input guardrails → prompt
+// processing (templates, RAG) → route (replicas, providers, static endpoints; fallback models) →
+// upstream (stream or not) → output guardrails → usage and log. Errors use OpenAI's shape.
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Counter, Histogram } from 'prom-client';
@@ -16,7 +16,11 @@ import { bearerToken } from '../../lib/http/auth.js';
 import { commonPlugin, describeError } from '../../lib/http/common.js';
 import type { ClusterAdapter } from '../../adapters/clusters/types.js';
 import type { ContextCache, KeyContext } from './context-cache.js';
+import { createPolicyCache, summariseVerdicts, type CompiledPolicy, type GuardrailVerdict, type JudgeFn } from './guardrails/index.js';
+import { guardJsonAnswer, SseOutputGuard, type AnswerKind } from './output-guard.js';
+import { InferiaOptions, type PromptProcessor, type RagSource } from './prompt.js';
 import type { Replica, RoutingTable } from './routing-table.js';
+import { sendToTarget, type UpstreamAnswer } from './targets.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -39,6 +43,8 @@ export interface InferenceAppOptions {
   limiterFailureMode?: 'closed' | 'open';
   /** Where each request's log goes (a Redis Stream, written to Postgres by the filtration gateway). */
   logs?: InferenceLogWriter;
+  /** Prompt templates and RAG (`inferia` in a request body). Absent: such requests get 400. */
+  prompts?: PromptProcessor;
   ready?: () => Promise<Record<string, boolean>>;
 }
 
@@ -49,6 +55,7 @@ const Message = z.looseObject({
 
 const ChatBody = z.looseObject({
   model: z.string().min(1).max(256),
+  inferia: InferiaOptions.optional(),
   messages: z.array(Message).min(1).max(10_000),
   stream: z.boolean().optional(),
   n: z.number().int().min(1).max(16).optional(),
@@ -61,6 +68,7 @@ const ChatBody = z.looseObject({
 
 const CompletionBody = z.looseObject({
   model: z.string().min(1).max(256),
+  inferia: InferiaOptions.optional(),
   prompt: z.union([z.string(), z.array(z.string()), z.array(z.number()), z.array(z.array(z.number()))]),
   stream: z.boolean().optional(),
   max_tokens: z.number().int().min(1).max(1_000_000).nullish(),
@@ -93,7 +101,9 @@ function sendOpenAiError(req: FastifyRequest, reply: FastifyReply, err: unknown)
   const e = describeError(err);
   if (e.status >= 500 && !(err instanceof AppError)) req.log.error({ err }, 'request failed');
   const code =
-    e.status === 401 ? 'invalid_api_key' : e.code === 'bad_request' || e.code === 'internal' ? null : (e.details?.openai_code as string | undefined) ?? e.code;
+    e.status === 401
+      ? 'invalid_api_key'
+      : ((e.details?.openai_code as string | undefined) ?? (e.code === 'bad_request' || e.code === 'internal' ? null : e.code));
   const field = typeof e.details?.field === 'string' ? e.details.field.replace(/^body\./, '') : null;
   return reply.status(e.status).send(openAiError(e.status, e.message, code, field));
 }
@@ -146,30 +156,45 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     labelNames: ['model', 'kind'],
     registers: [fastify.metrics],
   });
+  const guardrailActions = new Counter({
+    name: 'inferia_guardrail_actions_total',
+    help: 'Guardrail verdicts other than pass, by guardrail and verdict (block, redact)',
+    labelNames: ['guardrail', 'verdict'],
+    registers: [fastify.metrics],
+  });
 
   const authorize = async (req: FastifyRequest): Promise<KeyContext> => {
     if (!req.keyContext) throw new AppError('unauthorized', 'Incorrect API key provided.');
     return req.keyContext;
   };
 
-  const routeFor = (ctx: KeyContext, model: string): Replica[] => {
-    if (ctx.allowed_models.length > 0 && !ctx.allowed_models.includes(model)) {
+  /** Who may use a target: the key's owner's groups and e-mail domain against the target's restriction. */
+  const admitsFor = (ctx: KeyContext) => (r: Replica) => mayUseModel(ctx, r.restriction);
+
+  /**
+   * The models to try, in order: the requested one, then the key's fallbacks. The requested model
+   * must be usable (403 / 404 otherwise, naming it); a fallback the key may not use is skipped.
+   */
+  const modelsFor = (ctx: KeyContext, model: string): string[] => {
+    const allowed = (m: string) => ctx.allowed_models.length === 0 || ctx.allowed_models.includes(m);
+    if (!allowed(model)) {
       throw new AppError('forbidden', `This API key is not allowed to use the model \`${model}\`.`, { openai_code: 'model_not_allowed', field: 'model' });
     }
-    const replicas = routes.replicas(ctx.org_id, model);
-    if (replicas.length > 0 && !mayUseModel(ctx, replicas[0]!.restriction)) {
+    const admits = admitsFor(ctx);
+    const fallbacks = (ctx.fallback_models ?? []).filter((m) => m !== model && allowed(m) && routes.replicas(ctx.org_id, m).some(admits));
+    const targets = routes.replicas(ctx.org_id, model);
+    if (targets.length > 0 && !targets.some(admits) && fallbacks.length === 0) {
       throw new AppError('forbidden', `The model \`${model}\` is restricted to certain groups or e-mail domains.`, { openai_code: 'model_not_allowed', field: 'model' });
     }
-    if (replicas.length === 0) {
+    if (targets.length === 0 && fallbacks.length === 0) {
       throw new AppError('not_found', `The model \`${model}\` does not exist or has no running deployment.`, {
         openai_code: 'model_not_found',
         field: 'model',
       });
     }
-    return replicas;
+    return [model, ...fallbacks];
   };
 
-  /** Sends the request to a replica; on a connection failure before any byte, tries another. */
   /** Admits the request against every limit of its key and org, or answers 429 / 503. */
   const admit = async (req: FastifyRequest, reply: FastifyReply, ctx: KeyContext, estimatedTokens: number): Promise<Reservation | undefined> => {
     const limits = limitsFor(ctx);
@@ -200,40 +225,87 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     return admission.reservation;
   };
 
-  const proxy = async (req: FastifyRequest, reply: FastifyReply, ctx: KeyContext, path: string, body: { model: string; stream?: boolean }) => {
+  // Guardrail policies compile once per key-context refresh (the cache hands out the same array).
+  const policies = createPolicyCache();
+
+  /** The LLM judge's way to its guard model: routed within the caller's org like any request, not metered. */
+  const judgeFor =
+    (ctx: KeyContext, requestId: string): JudgeFn =>
+    async (prompt, { model, signal }) => {
+      if (!model) throw new Error('the llm_judge rule names no model (options.model)');
+      const target = routes.pick(ctx.org_id, model, new Set(), admitsFor(ctx));
+      if (!target) throw new Error(`guard model ${model} has nothing running`);
+      const answer = await sendToTarget(target, '/chat/completions', { model, messages: [{ role: 'user', content: prompt }], max_tokens: 32, temperature: 0 }, {
+        signal,
+        timeoutMs: opts.upstreamTimeoutMs,
+        requestId: `${requestId}:judge`,
+        stream: false,
+      });
+      const text = await answer.text();
+      if (answer.status >= 400) throw new Error(`guard model answered ${answer.status}`);
+      const content = (JSON.parse(text) as { choices?: { message?: { content?: unknown } }[] }).choices?.[0]?.message?.content;
+      if (typeof content !== 'string') throw new Error('guard model answer has no content');
+      return content;
+    };
+
+  /** A chat-shaped view of a completions prompt or embeddings input, for the input guardrails. */
+  const asMessages = (kind: Kind, body: Record<string, unknown>): { role: string; content: string }[] | undefined => {
+    if (kind === 'chat') return undefined;
+    const value = kind === 'completions' ? body.prompt : body.input;
+    if (typeof value === 'string') return [{ role: 'user', content: value }];
+    if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return (value as string[]).map((content) => ({ role: 'user', content }));
+    return undefined; // token ids: nothing to read
+  };
+
+  const proxy = async (req: FastifyRequest, reply: FastifyReply, ctx: KeyContext, kind: Kind, request: Record<string, unknown> & { model: string; stream?: boolean }) => {
     const started = performance.now();
-    const record = { deploymentId: null as string | null, replica: null as string | null, usage: undefined as Usage | undefined, ttfbMs: null as number | null };
+    const path = PATHS[kind];
+    const stream = request.stream === true && kind !== 'embeddings';
+    const record = {
+      deploymentId: null as string | null,
+      replica: null as string | null,
+      model: request.model,
+      usage: undefined as Usage | undefined,
+      ttfbMs: null as number | null,
+      verdicts: [] as GuardrailVerdict[],
+      sources: [] as RagSource[],
+      errorCode: null as string | null,
+    };
     // One log entry per request, written when the response is over (served, refused or broken).
     reply.raw.once('close', () => {
       const status = reply.raw.statusCode;
-      const stream = String(body.stream === true);
-      requestsByModel.inc({ model: body.model, status, stream });
-      latencyByModel.observe({ model: body.model, stream }, (performance.now() - started) / 1000);
-      if (record.ttfbMs !== null) ttfbByModel.observe({ model: body.model, stream }, record.ttfbMs / 1000);
+      const streamLabel = String(stream);
+      requestsByModel.inc({ model: request.model, status, stream: streamLabel });
+      latencyByModel.observe({ model: request.model, stream: streamLabel }, (performance.now() - started) / 1000);
+      if (record.ttfbMs !== null) ttfbByModel.observe({ model: request.model, stream: streamLabel }, record.ttfbMs / 1000);
       if (record.usage) {
-        tokensByModel.inc({ model: body.model, kind: 'prompt' }, record.usage.prompt);
-        tokensByModel.inc({ model: body.model, kind: 'completion' }, record.usage.completion);
+        tokensByModel.inc({ model: request.model, kind: 'prompt' }, record.usage.prompt);
+        tokensByModel.inc({ model: request.model, kind: 'completion' }, record.usage.completion);
       }
+      for (const v of record.verdicts) if (v.verdict !== 'pass') guardrailActions.inc({ guardrail: v.guardrail, verdict: v.verdict });
       if (!opts.logs) return;
       opts.logs.write({
         request_id: String(req.id),
         org_id: ctx.org_id,
         api_key_id: ctx.api_key_id,
-        model: body.model,
+        model: record.model,
         deployment_id: record.deploymentId,
         replica: record.replica,
-        stream: body.stream === true,
+        stream,
         prompt_tokens: record.usage?.prompt ?? 0,
         completion_tokens: record.usage?.completion ?? 0,
         latency_ms: Math.round(performance.now() - started),
         ttfb_ms: record.ttfbMs,
         status_code: reply.raw.writableFinished ? status : status >= 400 ? status : 499,
-        error_code: status >= 400 ? String(status) : null,
-        guardrails: [],
+        error_code: record.errorCode ?? (status >= 400 ? String(status) : null),
+        guardrails: summariseVerdicts(record.verdicts),
+        rag_sources: record.sources,
         created_at: new Date().toISOString(),
       });
     });
-    routeFor(ctx, body.model);
+    const models = modelsFor(ctx, request.model);
+    const { inferia, ...body } = request as Record<string, unknown> & { model: string; inferia?: InferiaOptions };
+    if (inferia && !opts.prompts) throw new AppError('bad_request', 'Prompt processing is not enabled on this gateway.', { field: 'inferia' });
     const reservation = await admit(req, reply, ctx, estimateTokens(body));
     let settled = false;
     const settle = (usage: Usage | undefined) => {
@@ -244,54 +316,93 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
         req.log.warn({ err }, 'could not settle token usage'),
       );
     };
-    const tried = new Set<string>();
     const abort = new AbortController();
     req.raw.once('close', () => {
       if (!reply.raw.writableEnded) abort.abort();
     });
-    let lastError: unknown;
-    for (let attempt = 0; attempt < 3; attempt++) {
-      const replica = routes.pick(ctx.org_id, body.model, tried);
-      if (!replica) break;
-      tried.add(replica.nodeId);
-      replica.inflight += 1;
-      record.deploymentId = replica.deploymentId;
-      record.replica = replica.nodeId;
-      let upstream: Response;
-      try {
-        upstream = await fetch(`${replica.url}${path}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json', 'x-request-id': req.id },
-          body: JSON.stringify(body),
-          signal: AbortSignal.any([abort.signal, AbortSignal.timeout(opts.upstreamTimeoutMs)]),
-        });
-      } catch (err) {
-        replica.inflight -= 1;
-        lastError = err;
-        if (abort.signal.aborted) return reply;
-        routes.reportFailure(replica.nodeId);
-        continue;
+    const policy = policies(ctx.guardrails);
+    const judge = policy.hasInput || policy.hasOutput ? judgeFor(ctx, String(req.id)) : undefined;
+    try {
+      // Input guardrails, then prompt processing: a template or retrieved passage is not the caller's text.
+      if (policy.hasInput) {
+        const view = kind === 'chat' ? (body.messages as { role: string; content?: unknown }[]) : asMessages(kind, body);
+        if (view) {
+          const checked = await policy.checkInput(view, { signal: abort.signal, judge });
+          record.verdicts.push(...checked.verdicts);
+          if (checked.blocked) throw violation(checked.verdict, kind === 'chat' ? 'messages' : kind === 'completions' ? 'prompt' : 'input', record);
+          if (checked.redacted) {
+            if (kind === 'chat') body.messages = checked.messages;
+            else {
+              const texts = checked.messages.map((m) => m.content as string);
+              body[kind === 'completions' ? 'prompt' : 'input'] = typeof (kind === 'completions' ? body.prompt : body.input) === 'string' ? texts[0] : texts;
+            }
+          }
+        }
       }
-      if (upstream.status >= 500 && attempt < 2) {
-        // Nothing has reached the client yet: another replica may answer.
-        replica.inflight -= 1;
-        routes.reportFailure(replica.nodeId);
-        lastError = new Error(`replica answered ${upstream.status}`);
-        await upstream.arrayBuffer().catch(() => undefined);
-        continue;
+      if (inferia && opts.prompts) {
+        const processed = await opts.prompts.process(ctx.org_id, { messages: body.messages as unknown[] | undefined, prompt: body.prompt }, inferia, abort.signal);
+        record.sources = processed.sources;
+        if (processed.messages) body.messages = processed.messages;
+        if (processed.prompt !== undefined) body.prompt = processed.prompt;
       }
-      routes.reportSuccess(replica.nodeId);
-      try {
-        record.ttfbMs = Math.round(performance.now() - started);
-        return await relay(reply, upstream, body.stream === true, (usage) => settle(usage));
-      } finally {
-        replica.inflight -= 1;
-        settle(undefined); // nothing reported usage: the call failed, give the reservation back
+      const admits = admitsFor(ctx);
+      let lastError: unknown;
+      for (let m = 0; m < models.length; m++) {
+        const model = models[m]!;
+        const lastModel = m === models.length - 1;
+        const payload = model === request.model ? body : { ...body, model };
+        const tried = new Set<string>();
+        for (let attempt = 0; attempt < 3; attempt++) {
+          const target = routes.pick(ctx.org_id, model, tried, admits);
+          if (!target) break;
+          tried.add(target.nodeId);
+          target.inflight += 1;
+          record.model = model;
+          record.deploymentId = target.deploymentId;
+          record.replica = target.nodeId;
+          let upstream: UpstreamAnswer;
+          try {
+            upstream = await sendToTarget(target, path, payload, { signal: abort.signal, timeoutMs: opts.upstreamTimeoutMs, requestId: String(req.id), stream });
+          } catch (err) {
+            target.inflight -= 1;
+            lastError = err;
+            if (abort.signal.aborted) {
+              settle(undefined);
+              return reply;
+            }
+            routes.reportFailure(target.nodeId);
+            continue;
+          }
+          const retryable = upstream.status >= 500 || upstream.status === 429;
+          if (retryable && (attempt < 2 || !lastModel)) {
+            // Nothing has reached the client yet: another replica, or the next fallback model, may answer.
+            target.inflight -= 1;
+            if (upstream.status >= 500) routes.reportFailure(target.nodeId);
+            lastError = new Error(`${target.kind} answered ${upstream.status}`);
+            await upstream.discard();
+            if (upstream.status === 429) break; // that upstream is saturated: fall back rather than hammer it
+            continue;
+          }
+          routes.reportSuccess(target.nodeId);
+          try {
+            record.ttfbMs = Math.round(performance.now() - started);
+            const guard = policy.hasOutput && kind !== 'embeddings' ? { policy, kind: kind as AnswerKind, judge, signal: abort.signal, record } : undefined;
+            return await relay(reply, upstream, stream, (usage) => settle(usage), guard);
+          } finally {
+            target.inflight -= 1;
+            settle(undefined); // nothing reported usage: the call failed, give the reservation back
+          }
+        }
       }
+      req.log.warn({ err: lastError, model: request.model }, 'no upstream answered');
+      record.errorCode = 'upstream_unavailable';
+      throw new AppError('upstream_error', `No replica of \`${request.model}\`${models.length > 1 ? ' or its fallback models' : ''} could be reached.`, {
+        openai_code: 'upstream_unavailable',
+      });
+    } catch (err) {
+      settle(undefined);
+      throw err;
     }
-    settle(undefined);
-    req.log.warn({ err: lastError, model: body.model }, 'no replica answered');
-    throw new AppError('upstream_error', `No replica of \`${body.model}\` could be reached.`, { openai_code: 'upstream_unavailable' });
   };
 
   app.get('/v1/models', async (req) => {
@@ -299,14 +410,17 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     const models = routes
       .models(ctx.org_id)
       .filter((m) => ctx.allowed_models.length === 0 || ctx.allowed_models.includes(m))
-      .filter((m) => mayUseModel(ctx, routes.replicas(ctx.org_id, m)[0]!.restriction));
+      .filter((m) => routes.replicas(ctx.org_id, m).some((r) => mayUseModel(ctx, r.restriction)));
     const created = Math.floor(routes.loadedAt / 1000);
     return { object: 'list', data: models.map((id) => ({ id, object: 'model', created, owned_by: 'inferia' })) };
   });
 
   app.get('/v1/models/:model', { schema: { params: z.object({ model: z.string().min(1).max(256) }) } }, async (req) => {
     const ctx = await authorize(req);
-    routeFor(ctx, req.params.model);
+    const targets = routes.replicas(ctx.org_id, req.params.model);
+    if ((ctx.allowed_models.length > 0 && !ctx.allowed_models.includes(req.params.model)) || !targets.some((r) => mayUseModel(ctx, r.restriction))) {
+      throw new AppError('not_found', `The model \`${req.params.model}\` does not exist.`, { openai_code: 'model_not_found', field: 'model' });
+    }
     return { id: req.params.model, object: 'model', created: Math.floor(routes.loadedAt / 1000), owned_by: 'inferia' };
   });
 
@@ -330,17 +444,32 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
 
   app.post('/v1/chat/completions', { schema: { body: ChatBody } }, async (req, reply) => {
     const ctx = await authorize(req);
-    return proxy(req, reply, ctx, '/v1/chat/completions', req.body);
+    return proxy(req, reply, ctx, 'chat', req.body);
   });
 
   app.post('/v1/completions', { schema: { body: CompletionBody } }, async (req, reply) => {
     const ctx = await authorize(req);
-    return proxy(req, reply, ctx, '/v1/completions', req.body);
+    return proxy(req, reply, ctx, 'completions', req.body);
   });
 
   app.post('/v1/embeddings', { schema: { body: EmbeddingBody } }, async (req, reply) => {
     const ctx = await authorize(req);
-    return proxy(req, reply, ctx, '/v1/embeddings', { ...req.body, stream: false });
+    return proxy(req, reply, ctx, 'embeddings', { ...req.body, stream: false });
+  });
+}
+
+type Kind = 'chat' | 'completions' | 'embeddings';
+const PATHS: Record<Kind, string> = { chat: '/chat/completions', completions: '/completions', embeddings: '/embeddings' };
+
+/** 400 `guardrail_violation`, naming the guardrail (and its policy) and why, never quoting the text. */
+function violation(v: GuardrailVerdict, field: string | null, record: { errorCode: string | null }): AppError {
+  record.errorCode = 'guardrail_violation';
+  const policy = v.policy ? ` (policy \`${v.policy}\`)` : '';
+  const why = v.reasons.length > 0 ? `: ${v.reasons.join('; ')}` : '';
+  return new AppError('bad_request', `Blocked by the \`${v.guardrail}\` guardrail${policy}${why}.`, {
+    openai_code: 'guardrail_violation',
+    guardrail: v.guardrail,
+    ...(field ? { field } : {}),
   });
 }
 
@@ -350,17 +479,33 @@ interface Usage {
   completion: number;
 }
 
-async function relay(reply: FastifyReply, upstream: Response, stream: boolean, onUsage: (usage: Usage) => void): Promise<FastifyReply> {
-  const contentType = upstream.headers.get('content-type') ?? 'application/json';
+interface OutputGuard {
+  policy: CompiledPolicy;
+  kind: AnswerKind;
+  judge: JudgeFn | undefined;
+  signal: AbortSignal;
+  record: { verdicts: GuardrailVerdict[]; errorCode: string | null };
+}
+
+async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: boolean, onUsage: (usage: Usage) => void, guard?: OutputGuard): Promise<FastifyReply> {
+  const contentType = upstream.contentType;
   if (!stream || !contentType.includes('text/event-stream') || !upstream.body) {
-    const text = await upstream.text();
+    let text = await upstream.text();
     if (upstream.status >= 500) {
       return reply.status(502).send(openAiError(502, `upstream replica failed with status ${upstream.status}`, 'upstream_error'));
     }
-    if (upstream.ok) onUsage(usageFromJson(text));
+    if (upstream.status < 200 || upstream.status >= 300) return reply.status(upstream.status).header('content-type', contentType).send(text);
+    onUsage(usageFromJson(text));
+    if (guard) {
+      const checked = await guardJsonAnswer(guard.policy, text, guard.kind, { signal: guard.signal, judge: guard.judge });
+      guard.record.verdicts.push(...checked.verdicts);
+      if (checked.blocked) throw violation(checked.blocked, null, guard.record);
+      text = checked.text;
+    }
     return reply.status(upstream.status).header('content-type', contentType).send(text);
   }
   const meter = new StreamMeter();
+  const sse = guard ? new SseOutputGuard(guard.policy, guard.kind, { signal: guard.signal, judge: guard.judge }) : undefined;
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(upstream.status, {
@@ -370,18 +515,46 @@ async function relay(reply: FastifyReply, upstream: Response, stream: boolean, o
     connection: 'keep-alive',
     'x-request-id': String(reply.request.id),
   });
+  const write = async (data: string | Buffer) => {
+    if (!raw.write(data)) await new Promise((r) => raw.once('drain', r));
+  };
+  let partial = '';
   try {
-    for await (const chunk of Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>)) {
-      meter.feed(chunk as Buffer);
-      if (!raw.write(chunk)) await new Promise((r) => raw.once('drain', r));
+    for await (const chunk of upstream.body) {
+      const buf = chunk as Buffer;
+      meter.feed(buf);
+      if (!sse) {
+        await write(buf);
+        continue;
+      }
+      // With output guardrails the stream is rewritten line by line (only whole lines are read).
+      partial += buf.toString('utf8');
+      const lines = partial.split('\n');
+      partial = lines.pop()!;
+      const out: string[] = [];
+      for (const line of lines) out.push(...(await sse.line(line.replace(/\r$/, ''))));
+      if (out.length > 0) await write(`${out.join('\n')}\n`);
+      if (sse.blocked) break;
+    }
+    if (sse && !sse.blocked) {
+      const out = [...(partial ? await sse.line(partial) : []), ...(await sse.finish())];
+      if (out.length > 0) await write(`${out.join('\n')}\n`);
     }
     onUsage(meter.usage());
+    if (sse?.blocked) {
+      guard!.record.errorCode = 'guardrail_violation';
+      const v = sse.blocked;
+      const event = openAiError(400, `Output blocked by the \`${v.guardrail}\` guardrail${v.policy ? ` (policy \`${v.policy}\`)` : ''}.`, 'guardrail_violation');
+      await write(`data: ${JSON.stringify(event)}\n\n`);
+    }
   } catch (err) {
     if (!raw.destroyed) {
+      if (guard) guard.record.errorCode = 'upstream_stream_error';
       const event = openAiError(502, `upstream stream broke: ${(err as Error).message}`, 'upstream_stream_error');
       raw.write(`data: ${JSON.stringify(event)}\n\n`);
     }
   }
+  if (sse && guard) guard.record.verdicts.push(...sse.verdicts());
   raw.end();
   return reply;
 }

@@ -9,7 +9,10 @@ import { reachable, serve, serverOptions } from '../../lib/http/server-options.j
 import { createRedis } from '../../lib/redis.js';
 import { inferenceApp, newRequestId } from './app.js';
 import { ContextCache } from './context-cache.js';
+import { PromptProcessor } from './prompt.js';
 import { RoutingTable } from './routing-table.js';
+import { loadStaticConfig } from './static-config.js';
+import { routedEmbedder } from './targets.js';
 
 const config = loadConfig();
 const db = createDb(config.databaseUrl, { max: 4 });
@@ -20,9 +23,13 @@ const contexts = new ContextCache({
   serviceToken: config.secrets.internalServiceToken,
   ttlMs: config.contextCacheTtlMs,
 });
-const routes = new RoutingTable(db, config.routesRefreshMs);
+// config/endpoints.json and clusters.json: a file that is present but wrong stops the start here.
+const statics = await loadStaticConfig(config.configDir);
+const routes = new RoutingTable(db, config.routesRefreshMs, { encryptionKey: config.secrets.encryptionKey, staticEndpoints: statics.endpoints });
+const prompts = new PromptProcessor(db, routedEmbedder(routes, config.upstreamTimeoutMs));
 await contexts.subscribe(subscriber);
 await routes.start(subscriber);
+await prompts.subscribe(subscriber);
 
 const app = Fastify(serverOptions('inference', config, { bodyLimit: 8 * 1024 * 1024, genReqId: newRequestId }));
 await app.register(inferenceApp, {
@@ -30,7 +37,8 @@ await app.register(inferenceApp, {
   routes,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   limiter: new Limiter(redis),
-  clusters: (orgId) => poolClusters(db, orgId),
+  clusters: async (orgId) => [...(await poolClusters(db, orgId)), ...statics.clusters],
+  prompts,
   logs: new InferenceLogWriter(redis, { onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') }),
   limiterFailureMode: config.limiterFailureMode,
   ready: async () => ({
