@@ -80,6 +80,8 @@ const EnvSchema = z.object({
   ROUTES_REFRESH_MS: z.coerce.number().int().min(100).default(5000),
   /** Folder of endpoints.json and clusters.json (static endpoint and cluster adapters; both optional). */
   INFERIA_CONFIG_DIR: z.string().min(1).default('config'),
+  /** Internal addresses user-set URLs may reach (CIDRs, addresses, host names; comma-separated). Default: none. */
+  OUTBOUND_ALLOWLIST: z.string().default(''),
   CONTEXT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
   TRUST_PROXY: envBoolean(false),
@@ -123,6 +125,8 @@ export interface Config {
   staleHeartbeatSeconds: number;
   routesRefreshMs: number;
   configDir: string;
+  /** Operator allow-list for user-supplied outbound URLs (SSRF guard, lib/net/outbound.ts). */
+  outboundAllowlist: string[];
   contextCacheTtlMs: number;
   upstreamTimeoutMs: number;
   trustProxy: boolean;
@@ -227,6 +231,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     staleHeartbeatSeconds: e.STALE_HEARTBEAT_SECONDS,
     routesRefreshMs: e.ROUTES_REFRESH_MS,
     configDir: e.INFERIA_CONFIG_DIR,
+    outboundAllowlist: e.OUTBOUND_ALLOWLIST.split(',').map((s) => s.trim()).filter(Boolean),
     contextCacheTtlMs: e.CONTEXT_CACHE_TTL_MS,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,

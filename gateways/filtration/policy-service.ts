@@ -2,6 +2,7 @@
 // guardrail policies, prompt templates, knowledge bases with their documents, and quotas. Every
 // read is scoped to the caller's organisation; every change is audited in its transaction and
 // announced so inference gateways drop cached policy.
+import { checkOutboundUrl, OutboundRefused } from '../../lib/net/outbound.js';
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { audit } from '../../lib/audit.js';
@@ -78,6 +79,17 @@ export class PolicyService {
     };
   }
 
+  /** A provider's base URL may not reach into our own network (SSRF) unless an operator allow-listed it. */
+  private async checkBaseUrl(url: string | null | undefined) {
+    if (!url) return;
+    try {
+      await checkOutboundUrl(url, { allow: this.deps.config.outboundAllowlist });
+    } catch (err) {
+      if (err instanceof OutboundRefused) throw new AppError('bad_request', `base_url ${err.message}`, { field: 'base_url' });
+      throw err;
+    }
+  }
+
   private seal(id: string, credentials: Record<string, string> | undefined) {
     if (!credentials || Object.keys(credentials).length === 0) return null;
     return encryptSecret(this.deps.config.secrets.encryptionKey, JSON.stringify(credentials), `provider:${id}`);
@@ -101,6 +113,7 @@ export class PolicyService {
   ) {
     const orgId = orgOf(caller);
     const id = randomUUID();
+    await this.checkBaseUrl(input.base_url);
     try {
       const row = await this.deps.db.$transaction(async (tx) => {
         const created = await tx.providerConfig.create({
@@ -142,6 +155,7 @@ export class PolicyService {
     const orgId = orgOf(caller);
     const before = await this.deps.db.providerConfig.findFirst({ where: { id, orgId } });
     if (!before) throw notFound(`provider ${id}`);
+    await this.checkBaseUrl(input.base_url);
     const row = await this.deps.db.$transaction(async (tx) => {
       const updated = await tx.providerConfig.update({
         where: { id },

@@ -25,7 +25,11 @@ const contexts = new ContextCache({
 });
 // config/endpoints.json and clusters.json: a file that is present but wrong stops the start here.
 const statics = await loadStaticConfig(config.configDir);
-const routes = new RoutingTable(db, config.routesRefreshMs, { encryptionKey: config.secrets.encryptionKey, staticEndpoints: statics.endpoints });
+const routes = new RoutingTable(db, config.routesRefreshMs, {
+  encryptionKey: config.secrets.encryptionKey,
+  staticEndpoints: statics.endpoints,
+  outbound: { allow: config.outboundAllowlist },
+});
 const prompts = new PromptProcessor(db, routedEmbedder(routes, config.upstreamTimeoutMs));
 await contexts.subscribe(subscriber);
 await routes.start(subscriber);

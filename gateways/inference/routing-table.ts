@@ -8,6 +8,7 @@ import type { EndpointAdapter } from '../../adapters/endpoints/types.js';
 import type { Db } from '../../lib/db.js';
 import { restrictionOf, type ModelRestriction } from '../../lib/api-key-context.js';
 import { decryptSecret } from '../../lib/crypto.js';
+import { checkOutboundUrl, type OutboundPolicy } from '../../lib/net/outbound.js';
 import { channels } from '../../lib/redis.js';
 import type { StaticEndpoint } from './static-config.js';
 
@@ -43,6 +44,11 @@ export interface RoutingTableOptions {
   /** Decrypts provider credentials (the filtration gateway seals them with this key). */
   encryptionKey?: Buffer;
   staticEndpoints?: StaticEndpoint[];
+  /**
+   * Provider base URLs are checked again at each load (names can be re-pointed after creation):
+   * one that now reaches an internal address is left out. Absent: not checked (tests of the table).
+   */
+  outbound?: OutboundPolicy;
 }
 
 const stringList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.length > 0 && x.length <= 256) : []);
@@ -150,6 +156,7 @@ export class RoutingTable {
       next.set(k, list);
     }
     for (const p of providers) {
+      if (this.opts.outbound && !(await checkOutboundUrl(p.baseUrl!, this.opts.outbound).then(() => true, () => false))) continue;
       const settings = (p.settings && typeof p.settings === 'object' ? p.settings : {}) as Record<string, unknown>;
       const modelMap = (settings.model_map && typeof settings.model_map === 'object' ? settings.model_map : {}) as Record<string, unknown>;
       let headers: Record<string, string> = {};

@@ -324,7 +324,7 @@ describe('policy objects', () => {
     const created = await call('POST', '/management/providers', owner, {
       name: uniq('openai'),
       provider: 'openai',
-      base_url: 'https://api.example.com/v1',
+      base_url: 'https://203.0.113.10/v1',
       credentials: { api_key: secret },
     });
     expect(created.statusCode).toBe(201);
@@ -336,6 +336,14 @@ describe('policy objects', () => {
     expect(row.secretsEnc).not.toContain(secret);
     expect(decryptSecret(config.secrets.encryptionKey, row.secretsEnc!, `provider:${id}`)).toContain(secret);
     expect((await call('POST', '/management/providers', owner, { name: 'x', provider: 'mars' })).json().error.message).toContain('provider');
+    // SSRF: a provider may not point into our own network unless an operator allow-listed it.
+    for (const base_url of ['http://127.0.0.1:8001/v1', 'http://169.254.169.254/latest', 'http://[::1]/v1', 'http://10.0.0.8/v1', 'http://localhost/v1']) {
+      const refused = await call('POST', '/management/providers', owner, { name: uniq('ssrf'), provider: 'openai', base_url });
+      expect(refused.statusCode, base_url).toBe(400);
+      expect(refused.json()).toMatchObject({ error: { details: { field: 'base_url' } } });
+    }
+    const patched = await call('PATCH', `/management/providers/${id}`, owner, { base_url: 'http://192.168.0.10/v1' });
+    expect(patched.statusCode).toBe(400);
     const logs = await call('GET', `/audit/logs?resource_id=${id}`, owner);
     expect(logs.json<{ data: unknown[] }>().data).toHaveLength(1);
     expect(logs.body).not.toContain(secret);

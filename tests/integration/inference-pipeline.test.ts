@@ -125,7 +125,7 @@ async function addReplica(model: string, url: string) {
 }
 
 beforeAll(async () => {
-  config = testConfig({ LOG_LEVEL: 'warn' });
+  config = testConfig({ LOG_LEVEL: 'warn', OUTBOUND_ALLOWLIST: '127.0.0.1' }); // the provider double listens on loopback
   services = connect(config, 'pipeline-it');
   subscriber = createRedis(config.redisUrl, 'pipeline-sub');
   org = await seedOrg(services.db, config, { slug: run, name: run, adminEmail: `${run}@test.local`, adminPassword: 'a long enough password' });
@@ -184,7 +184,11 @@ beforeAll(async () => {
   );
   const statics = await loadStaticConfig(configDir);
 
-  routes = new RoutingTable(services.db, 60_000, { encryptionKey: config.secrets.encryptionKey, staticEndpoints: statics.endpoints });
+  routes = new RoutingTable(services.db, 60_000, {
+    encryptionKey: config.secrets.encryptionKey,
+    staticEndpoints: statics.endpoints,
+    outbound: { allow: config.outboundAllowlist },
+  });
   await routes.start(subscriber);
   const contexts = new ContextCache({ filtrationUrl, serviceToken: config.secrets.internalServiceToken, ttlMs: 60_000 });
   await contexts.subscribe(subscriber);
