@@ -82,6 +82,8 @@ const EnvSchema = z.object({
   INFERIA_CONFIG_DIR: z.string().min(1).default('config'),
   /** Internal addresses user-set URLs may reach (CIDRs, addresses, host names; comma-separated). Default: none. */
   OUTBOUND_ALLOWLIST: z.string().default(''),
+  /** host:port where the worker serves Prometheus metrics (Temporal SDK: task latencies, slots, activity and workflow counts). Empty: off. */
+  WORKER_METRICS_ADDRESS: z.string().regex(/^[^:]+:\d{1,5}$/).optional(),
   CONTEXT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
   TRUST_PROXY: envBoolean(false),
@@ -90,6 +92,9 @@ const EnvSchema = z.object({
 });
 
 export type RawEnv = z.input<typeof EnvSchema>;
+
+/** Every variable the config reads (deploy files are checked against it). */
+export const ENV_VARIABLES: readonly string[] = Object.keys(EnvSchema.shape);
 
 export interface Secrets {
   jwtSecret: string;
@@ -127,6 +132,7 @@ export interface Config {
   configDir: string;
   /** Operator allow-list for user-supplied outbound URLs (SSRF guard, lib/net/outbound.ts). */
   outboundAllowlist: string[];
+  workerMetricsAddress: string | undefined;
   contextCacheTtlMs: number;
   upstreamTimeoutMs: number;
   trustProxy: boolean;
@@ -231,6 +237,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     staleHeartbeatSeconds: e.STALE_HEARTBEAT_SECONDS,
     routesRefreshMs: e.ROUTES_REFRESH_MS,
     configDir: e.INFERIA_CONFIG_DIR,
+    workerMetricsAddress: e.WORKER_METRICS_ADDRESS,
     outboundAllowlist: e.OUTBOUND_ALLOWLIST.split(',').map((s) => s.trim()).filter(Boolean),
     contextCacheTtlMs: e.CONTEXT_CACHE_TTL_MS,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,

@@ -13,7 +13,11 @@ const config = loadConfig();
 Runtime.install({
   // The SDK's INFO output (bundle build, state changes) drowns the console; debug brings it back.
   logger: new DefaultLogger(config.logLevel === 'debug' || config.logLevel === 'trace' ? 'DEBUG' : 'WARN'),
-  telemetryOptions: { logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} } },
+  telemetryOptions: {
+    logging: { filter: makeTelemetryFilterString({ core: 'WARN' }), forward: {} },
+    // The SDK core serves the worker's metrics (poll and task latencies, slots, activity and workflow outcomes).
+    ...(config.workerMetricsAddress ? { metrics: { prometheus: { bindAddress: config.workerMetricsAddress } } } : {}),
+  },
 });
 const db = createDb(config.databaseUrl);
 const redis = createRedis(config.redisUrl, 'worker');

@@ -16,6 +16,7 @@ import {
   stopTemporal,
 } from '../../lib/local-services/services.js';
 import { ROOT } from '../../lib/local-services/supervisor.js';
+import { ensureDebianPackages, isRoot, which } from '../../lib/local-services/system.js';
 import { applyMigrations } from '../../lib/migrate.js';
 import { loadOrCreateSecrets } from '../secrets.js';
 
@@ -51,6 +52,10 @@ export async function test(args: string[]): Promise<number> {
   const ports = await resolveTestPorts(dataDir);
   try {
     await ensureSystemServices(progress, { postgres: owned.postgres, redis: owned.redis });
+    // Tools some tests use: docker-compose validates docker-compose.yml (deploy/deploy-files.test.ts).
+    if (!which('docker-compose') && isRoot()) {
+      await ensureDebianPackages(['docker-compose'], progress).catch((err: Error) => progress(`could not install docker-compose: ${err.message}`));
+    }
     const databaseUrl = env.DATABASE_URL ?? (await startPostgres(dataDir, ports.postgres, progress));
     const redisUrl = env.REDIS_URL ?? (await startRedis(dataDir, ports.redis, progress, false));
     const temporal = env.TEMPORAL_ADDRESS
