@@ -1,4 +1,5 @@
 // Inference gateway process (INFERENCE_PORT, default 8001): the OpenAI-compatible hot path.
+import { Client, Connection } from '@temporalio/client';
 import Fastify from 'fastify';
 import { poolClusters } from '../../adapters/clusters/pool-clusters.js';
 import { loadConfig } from '../../lib/config.js';
@@ -21,6 +22,8 @@ const contexts = new ContextCache({
   ttlMs: config.contextCacheTtlMs,
 });
 const routes = new RoutingTable(db, config.routesRefreshMs);
+// Lazy: the gateway starts (and serves the hot path) while Temporal is down; batches wait for it.
+const temporal = new Client({ connection: Connection.lazy({ address: config.temporal.address }), namespace: config.temporal.namespace });
 await contexts.subscribe(subscriber);
 await routes.start(subscriber);
 
@@ -33,6 +36,14 @@ await app.register(inferenceApp, {
   clusters: (orgId) => poolClusters(db, orgId),
   logs: new InferenceLogWriter(redis, { onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') }),
   limiterFailureMode: config.limiterFailureMode,
+  filesBatches: {
+    db,
+    temporal,
+    taskQueue: config.temporal.taskQueue,
+    maxFileBytes: config.batch.maxFileBytes,
+    concurrency: config.batch.concurrency,
+    chunkSize: config.batch.chunkSize,
+  },
   ready: async () => ({
     redis: await reachable(() => redis.ping()),
     routes: routes.loadedAt > 0,
@@ -42,6 +53,7 @@ app.addHook('onClose', async () => {
   routes.stop();
   subscriber.disconnect();
   redis.disconnect();
+  await temporal.connection.close().catch(() => undefined);
   await db.$disconnect();
 });
 await serve(app, config.ports.inference, config.host);
