@@ -178,8 +178,15 @@ export async function filesBatchesRoutes(fastify: FastifyInstance, opts: FilesBa
         }
       }
     } catch (err) {
-      if (err instanceof fastify.multipartErrors.RequestFileTooLargeError) throw tooLarge(opts.maxFileBytes);
-      throw err;
+      const { RequestFileTooLargeError, FilesLimitError, FieldsLimitError, PartsLimitError } = fastify.multipartErrors;
+      if (err instanceof RequestFileTooLargeError) throw tooLarge(opts.maxFileBytes);
+      if (err instanceof FilesLimitError) throw badRequest('file: send exactly one file.', 'file');
+      if (err instanceof FieldsLimitError || err instanceof PartsLimitError) throw badRequest('file: too many form fields; send `file` and `purpose`.', 'file');
+      if (err instanceof AppError) throw err;
+      const status = (err as { statusCode?: unknown }).statusCode;
+      if (typeof status === 'number' && status >= 400 && status < 500) throw err;
+      // Busboy's own errors (no boundary, a body cut short) are the client's: 400, not 500.
+      throw badRequest(`file: the multipart body could not be read (${(err as Error).message}).`, 'file');
     }
     if (purpose === undefined) throw badRequest('purpose: required.', 'purpose', 'missing_required_parameter');
     if (!(UPLOAD_PURPOSES as readonly string[]).includes(purpose)) {

@@ -288,6 +288,16 @@ describe('the Batch API through the official openai client', () => {
     await expect(openai.files.create({ file: await toFile(Buffer.alloc(0), 'x.jsonl'), purpose: 'batch' })).rejects.toMatchObject({ status: 400, param: 'file' });
     await expect(openai.files.create({ file: await toFile(Buffer.alloc(MAX_FILE_BYTES + 1, 'a'), 'big.jsonl'), purpose: 'batch' })).rejects.toMatchObject({ status: 413, param: 'file' });
     await expectError(fetch(`${stack.urls.inference}/v1/files`, { method: 'POST', headers: { ...auth, 'content-type': 'application/json' }, body: '{}' }), 400, 'file');
+    await expectError(
+      fetch(`${stack.urls.inference}/v1/files`, { method: 'POST', headers: { ...auth, 'content-type': 'multipart/form-data' }, body: 'no boundary' }),
+      400,
+      'file',
+    );
+    await expectError(
+      fetch(`${stack.urls.inference}/v1/files`, { method: 'POST', headers: { ...auth, 'content-type': 'multipart/form-data; boundary=x' }, body: '--x\r\nContent-Disposition: form-data; name="file"; filename="a"\r\n\r\ncut short' }),
+      400,
+      'file',
+    );
     const form = new FormData();
     form.set('file', new Blob(['{}\n']), 'x.jsonl');
     await expectError(fetch(`${stack.urls.inference}/v1/files`, { method: 'POST', headers: auth, body: form }), 400, 'purpose');
