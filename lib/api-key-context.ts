@@ -20,6 +20,12 @@ export interface ApiKeyContext {
   limits: { scope: 'key' | 'org'; period: string; token_limit: number | null; request_limit: number | null }[];
 }
 
+/**
+ * A service calling `/v1` for an API key without holding it (the batch worker): the header names
+ * the key's id, and the inference gateway accepts it only with the internal service token.
+ */
+export const ON_BEHALF_OF_HEADER = 'x-inferia-on-behalf-of';
+
 /** Who may use a model: members of any listed group, or users of any listed e-mail domain. Both empty: everyone in the org. */
 export interface ModelRestriction {
   allowed_groups: string[];

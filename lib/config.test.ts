@@ -34,6 +34,13 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ ACCESS_TOKEN_TTL_SECONDS: '3600' })).toThrow(/ACCESS_TOKEN_TTL_SECONDS/);
   });
 
+  it('reads the Batch API settings and where the worker reaches the inference gateway', () => {
+    expect(loadConfig({}).batch).toEqual({ concurrency: 8, chunkSize: 100, maxFileBytes: 100 * 1024 * 1024, maxRequests: 50_000 });
+    expect(loadConfig({ INFERENCE_PORT: '9001' }).urls.inference).toBe('http://127.0.0.1:9001');
+    expect(loadConfig({ INFERENCE_URL: 'http://inference:8001', BATCH_CONCURRENCY: '2' })).toMatchObject({ urls: { inference: 'http://inference:8001' }, batch: { concurrency: 2 } });
+    expect(() => loadConfig({ BATCH_CONCURRENCY: '0' })).toThrow(/BATCH_CONCURRENCY/);
+  });
+
   it('parses booleans strictly', () => {
     expect(loadConfig({ TRUST_PROXY: 'yes' }).trustProxy).toBe(true);
     expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);

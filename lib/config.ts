@@ -37,6 +37,8 @@ const EnvSchema = z.object({
   DASHBOARD_PORT: port(3001),
 
   FILTRATION_URL: z.string().url().optional(),
+  /** Where the worker sends batch items (each goes through the inference gateway's whole policy chain). */
+  INFERENCE_URL: z.string().url().optional(),
   ORCHESTRATION_URL: z.string().url().optional(),
   NOSANA_SIDECAR_URL: z.string().url().optional(),
   NOSANA_MODE: z.enum(['simulation', 'live']).default('simulation'),
@@ -89,6 +91,12 @@ const EnvSchema = z.object({
   TRUST_PROXY: envBoolean(false),
   /** Redis unreachable while counting a request: `closed` answers 503, `open` serves it unmetered. */
   LIMITER_FAILURE_MODE: z.enum(['closed', 'open']).default('closed'),
+  /** Batch API: requests of one batch in flight at once, and lines per activity (a chunk). */
+  BATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
+  BATCH_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
+  /** Largest file `POST /v1/files` accepts (413 above), and most request lines in one batch. */
+  BATCH_MAX_FILE_BYTES: z.coerce.number().int().min(1024).max(1024 * 1024 * 1024).default(100 * 1024 * 1024),
+  BATCH_MAX_REQUESTS: z.coerce.number().int().min(1).max(1_000_000).default(50_000),
 });
 
 export type RawEnv = z.input<typeof EnvSchema>;
@@ -113,7 +121,7 @@ export interface Config {
   redisUrl: string;
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   ports: { filtration: number; inference: number; orchestration: number; orchestrationGrpc: number; sidecar: number; dashboard: number };
-  urls: { filtration: string; orchestration: string; sidecar: string };
+  urls: { filtration: string; inference: string; orchestration: string; sidecar: string };
   nosanaMode: 'simulation' | 'live';
   providers: {
     kubernetes: { kubeconfig?: string; namespace: string; gpuNodeLabel: string };
@@ -137,6 +145,7 @@ export interface Config {
   upstreamTimeoutMs: number;
   trustProxy: boolean;
   limiterFailureMode: 'closed' | 'open';
+  batch: { concurrency: number; chunkSize: number; maxFileBytes: number; maxRequests: number };
 }
 
 export class ConfigError extends Error {
@@ -213,6 +222,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     },
     urls: {
       filtration: e.FILTRATION_URL ?? local(e.FILTRATION_PORT),
+      inference: e.INFERENCE_URL ?? local(e.INFERENCE_PORT),
       orchestration: e.ORCHESTRATION_URL ?? local(e.ORCHESTRATION_PORT),
       sidecar: e.NOSANA_SIDECAR_URL ?? local(e.SIDECAR_PORT),
     },
@@ -243,5 +253,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,
     limiterFailureMode: e.LIMITER_FAILURE_MODE,
+    batch: {
+      concurrency: e.BATCH_CONCURRENCY,
+      chunkSize: e.BATCH_CHUNK_SIZE,
+      maxFileBytes: e.BATCH_MAX_FILE_BYTES,
+      maxRequests: e.BATCH_MAX_REQUESTS,
+    },
   };
 }

@@ -1,6 +1,7 @@
 // The one place that wires workflows and activities into a Temporal worker.
 import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
+import { createBatchActivities } from '../activities/batch.activities.js';
 import { createDeploymentActivities } from '../activities/deployment.activities.js';
 import { createPoolActivities } from '../activities/pool.activities.js';
 import { createReconcileActivities } from '../activities/reconcile.activities.js';
@@ -36,6 +37,13 @@ export async function createActivities(deps: WorkerDeps) {
     }),
     ...createPoolActivities({ db: deps.db, providers }),
     ...createReconcileActivities({ db: deps.db, redis: deps.redis, providers, staleHeartbeatSeconds: config.staleHeartbeatSeconds }),
+    ...createBatchActivities({
+      db: deps.db,
+      inferenceUrl: config.urls.inference,
+      serviceToken: config.secrets.internalServiceToken,
+      maxRequests: config.batch.maxRequests,
+      requestTimeoutMs: config.upstreamTimeoutMs + 10_000,
+    }),
   };
 }
 

@@ -2,3 +2,4 @@
 export { deploymentWorkflow } from './deployment.workflow.js';
 export { poolWorkflow } from './pool.workflow.js';
 export { reconcileProviderWorkflow } from './reconcile.workflow.js';
+export { batchWorkflow } from './batch.workflow.js';

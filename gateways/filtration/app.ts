@@ -46,7 +46,9 @@ const LoginBody = z.object({ email, password: z.string().min(1).max(1024), totp_
 const RefreshBody = z.object({ refresh_token: z.string().min(10).max(200) });
 const PasswordBody = z.object({ current_password: z.string().min(1).max(1024), new_password: newPassword });
 const TotpBody = z.object({ totp_code: totpCode });
-const ContextBody = z.object({ api_key: z.string().min(1).max(200) });
+const ContextBody = z
+  .object({ api_key: z.string().min(1).max(200).optional(), api_key_id: z.uuid().optional() })
+  .refine((b) => (b.api_key === undefined) !== (b.api_key_id === undefined), { message: 'give exactly one of api_key and api_key_id', path: ['api_key'] });
 
 /** The caller the access check attached (routes that need one never run without it). */
 export function callerOf(req: FastifyRequest): Caller {
@@ -104,5 +106,7 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
   await app.register(policyRoutes, { policy: opts.policy });
   await app.register(orchestrationProxy, { orchestrationUrl: config.urls.orchestration });
 
-  app.post('/internal/context', { schema: { body: ContextBody } }, async (req) => identity.apiKeyContext(req.body.api_key));
+  app.post('/internal/context', { schema: { body: ContextBody } }, async (req) =>
+    req.body.api_key !== undefined ? identity.apiKeyContext(req.body.api_key) : identity.apiKeyContextById(req.body.api_key_id!),
+  );
 }

@@ -3,7 +3,7 @@
 import type { ApiKeyContext } from '../../lib/api-key-context.js';
 import type { Config } from '../../lib/config.js';
 import { constantTimeEqual, keyedHash, parseApiKey } from '../../lib/crypto.js';
-import type { Db } from '../../lib/db.js';
+import type { Db, Prisma } from '../../lib/db.js';
 import { AppError, unauthorized } from '../../lib/errors.js';
 import type { Caller } from '../../lib/http/auth.js';
 import { permissionsFor } from '../../lib/rbac.js';
@@ -37,7 +37,23 @@ export class IdentityService {
     const parsed = parseApiKey(apiKey);
     const row = parsed ? await db.apiKey.findUnique({ where: { prefix: parsed.prefix } }) : null;
     const hashOk = row ? constantTimeEqual(keyedHash(config.secrets.apiKeyPepper, apiKey), row.keyHash) : false;
-    if (!row || !hashOk || row.revokedAt || (row.expiresAt && row.expiresAt <= new Date())) {
+    if (!row || !hashOk) throw new AppError('unauthorized', 'invalid API key');
+    return this.contextOf(row);
+  }
+
+  /**
+   * The same context by key id, for a service acting for a key it does not hold (the batch
+   * worker). Only the service token reaches this; a revoked or expired key is refused alike.
+   */
+  async apiKeyContextById(apiKeyId: string): Promise<ApiKeyContext> {
+    const row = await this.deps.db.apiKey.findUnique({ where: { id: apiKeyId } });
+    if (!row) throw new AppError('unauthorized', 'invalid API key');
+    return this.contextOf(row);
+  }
+
+  private async contextOf(row: Prisma.ApiKeyModel): Promise<ApiKeyContext> {
+    const { db } = this.deps;
+    if (row.revokedAt || (row.expiresAt && row.expiresAt <= new Date())) {
       throw new AppError('unauthorized', 'invalid API key');
     }
     const [guardrails, quotas] = await Promise.all([

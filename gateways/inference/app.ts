@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Counter, Histogram } from 'prom-client';
 import { z } from 'zod';
-import { mayUseModel } from '../../lib/api-key-context.js';
+import { ON_BEHALF_OF_HEADER, mayUseModel } from '../../lib/api-key-context.js';
 import { parseApiKey } from '../../lib/crypto.js';
 import type { InferenceLogWriter } from '../../lib/inference-log.js';
 import { limitsFor, type Admission, type Limiter, type LimitState, type Reservation } from '../../lib/limits.js';
@@ -15,6 +15,7 @@ import { AppError } from '../../lib/errors.js';
 import { bearerToken } from '../../lib/http/auth.js';
 import { commonPlugin, describeError } from '../../lib/http/common.js';
 import type { ClusterAdapter } from '../../adapters/clusters/types.js';
+import { filesBatchesRoutes, type FilesBatchesOptions } from './batches.js';
 import type { ContextCache, KeyContext } from './context-cache.js';
 import { createPolicyCache, summariseVerdicts, type CompiledPolicy, type GuardrailVerdict, type JudgeFn } from './guardrails/index.js';
 import { guardJsonAnswer, SseOutputGuard, type AnswerKind } from './output-guard.js';
@@ -46,6 +47,8 @@ export interface InferenceAppOptions {
   /** Prompt templates and RAG (`inferia` in a request body). Absent: such requests get 400. */
   prompts?: PromptProcessor;
   ready?: () => Promise<Record<string, boolean>>;
+  /** The Files and Batches API (`/v1/files`, `/v1/batches`). Absent: those routes answer 404. */
+  filesBatches?: FilesBatchesOptions;
 }
 
 const Message = z.looseObject({
@@ -124,10 +127,16 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     reply.header('x-request-id', req.id);
     if (!req.url.startsWith('/v1/')) return;
     const key = bearerToken(req) ?? (req.headers['x-api-key'] as string | undefined);
+    const onBehalfOf = req.headers[ON_BEHALF_OF_HEADER];
+    if (typeof onBehalfOf === 'string') {
+      req.keyContext = await contexts.resolveOnBehalfOf(key, onBehalfOf); // the batch worker, with the service token
+      return;
+    }
     if (!key || !parseApiKey(key)) throw new AppError('unauthorized', 'Incorrect API key provided.');
     req.keyContext = await contexts.resolve(key);
   });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
+  if (opts.filesBatches) await fastify.register(filesBatchesRoutes, opts.filesBatches);
 
   // Per model and status: what operators alert on (the common plugin counts per route).
   const requestsByModel = new Counter({

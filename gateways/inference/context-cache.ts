@@ -4,6 +4,7 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { ApiKeyContext } from '../../lib/api-key-context.js';
+import { constantTimeEqual } from '../../lib/crypto.js';
 import { AppError } from '../../lib/errors.js';
 import { channels } from '../../lib/redis.js';
 
@@ -23,6 +24,10 @@ export interface ContextCacheOptions {
   maxEntries?: number;
 }
 
+type ContextQuery = { api_key: string } | { api_key_id: string };
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
 export class ContextCache {
   private readonly entries = new Map<string, Entry>();
   private readonly inflight = new Map<string, Promise<KeyContext | null>>();
@@ -40,7 +45,22 @@ export class ContextCache {
   }
 
   async resolve(apiKey: string): Promise<KeyContext> {
-    const id = createHash('sha256').update(apiKey).digest('base64url');
+    return this.lookup(createHash('sha256').update(apiKey).digest('base64url'), { api_key: apiKey });
+  }
+
+  /** The context of a key by its id (a service acting for the key, which never holds it). */
+  async resolveByKeyId(apiKeyId: string): Promise<KeyContext> {
+    if (!UUID.test(apiKeyId)) throw new AppError('unauthorized', 'Incorrect API key provided.');
+    return this.lookup(`id:${apiKeyId.toLowerCase()}`, { api_key_id: apiKeyId });
+  }
+
+  /** `token` must be the internal service token (compared in constant time); then acts as `apiKeyId`. */
+  async resolveOnBehalfOf(token: string | undefined, apiKeyId: string): Promise<KeyContext> {
+    if (!token || !constantTimeEqual(token, this.opts.serviceToken)) throw new AppError('unauthorized', 'Incorrect API key provided.');
+    return this.resolveByKeyId(apiKeyId);
+  }
+
+  private async lookup(id: string, query: ContextQuery): Promise<KeyContext> {
     const now = Date.now();
     const hit = this.entries.get(id);
     let context: KeyContext | null;
@@ -49,7 +69,7 @@ export class ContextCache {
     } else {
       let pending = this.inflight.get(id);
       if (!pending) {
-        pending = this.fetchContext(apiKey).finally(() => this.inflight.delete(id));
+        pending = this.fetchContext(query).finally(() => this.inflight.delete(id));
         this.inflight.set(id, pending);
       }
       context = await pending;
@@ -61,13 +81,13 @@ export class ContextCache {
     return context;
   }
 
-  private async fetchContext(apiKey: string): Promise<KeyContext | null> {
+  private async fetchContext(query: ContextQuery): Promise<KeyContext | null> {
     let res: Response;
     try {
       res = await fetch(`${this.opts.filtrationUrl}/internal/context`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.serviceToken}` },
-        body: JSON.stringify({ api_key: apiKey }),
+        body: JSON.stringify(query),
         signal: AbortSignal.timeout(5000),
       });
     } catch {

@@ -1,4 +1,5 @@
 // Inference gateway process (INFERENCE_PORT, default 8001): the OpenAI-compatible hot path.
+import { Client, Connection } from '@temporalio/client';
 import Fastify from 'fastify';
 import { poolClusters } from '../../adapters/clusters/pool-clusters.js';
 import { loadConfig } from '../../lib/config.js';
@@ -31,6 +32,8 @@ const routes = new RoutingTable(db, config.routesRefreshMs, {
   outbound: { allow: config.outboundAllowlist },
 });
 const prompts = new PromptProcessor(db, routedEmbedder(routes, config.upstreamTimeoutMs));
+// Lazy: the gateway starts (and serves the hot path) while Temporal is down; batches wait for it.
+const temporal = new Client({ connection: Connection.lazy({ address: config.temporal.address }), namespace: config.temporal.namespace });
 await contexts.subscribe(subscriber);
 await routes.start(subscriber);
 await prompts.subscribe(subscriber);
@@ -45,6 +48,14 @@ await app.register(inferenceApp, {
   prompts,
   logs: new InferenceLogWriter(redis, { onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') }),
   limiterFailureMode: config.limiterFailureMode,
+  filesBatches: {
+    db,
+    temporal,
+    taskQueue: config.temporal.taskQueue,
+    maxFileBytes: config.batch.maxFileBytes,
+    concurrency: config.batch.concurrency,
+    chunkSize: config.batch.chunkSize,
+  },
   ready: async () => ({
     redis: await reachable(() => redis.ping()),
     routes: routes.loadedAt > 0,
@@ -54,6 +65,7 @@ app.addHook('onClose', async () => {
   routes.stop();
   subscriber.disconnect();
   redis.disconnect();
+  await temporal.connection.close().catch(() => undefined);
   await db.$disconnect();
 });
 await serve(app, config.ports.inference, config.host);

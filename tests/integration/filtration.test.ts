@@ -108,8 +108,22 @@ describe('POST /internal/context', () => {
     expect((await post('/internal/context', { api_key: tampered }, config.secrets.internalServiceToken)).statusCode).toBe(401);
     expect((await post('/internal/context', { api_key: 'sk-garbage' }, config.secrets.internalServiceToken)).statusCode).toBe(401);
 
+    // By key id, for a service acting for the key without holding it (the batch worker).
+    const token = config.secrets.internalServiceToken;
+    const keyId = ok.json<{ api_key_id: string }>().api_key_id;
+    const byId = await post('/internal/context', { api_key_id: keyId }, token);
+    expect(byId.statusCode).toBe(200);
+    expect(byId.json()).toEqual(ok.json());
+    expect((await post('/internal/context', { api_key_id: '00000000-0000-4000-8000-000000000000' }, token)).statusCode).toBe(401);
+    const both = await post('/internal/context', { api_key: org.api_key, api_key_id: keyId }, token);
+    expect(both.statusCode).toBe(400);
+    expect(both.json().error.message).toContain('api_key');
+    expect((await post('/internal/context', { api_key_id: 'not-a-uuid' }, token)).statusCode).toBe(400);
+    expect((await post('/internal/context', { api_key_id: keyId })).statusCode).toBe(401);
+
     await services.db.apiKey.update({ where: { prefix: parseApiKey(org.api_key)!.prefix }, data: { revokedAt: new Date() } });
     expect((await post('/internal/context', { api_key: org.api_key }, config.secrets.internalServiceToken)).statusCode).toBe(401);
+    expect((await post('/internal/context', { api_key_id: keyId }, token)).statusCode).toBe(401);
   });
 });
 

@@ -12,6 +12,8 @@ import { temporal } from '@temporalio/proto';
 import { Worker, bundleWorkflowCode } from '@temporalio/worker';
 import { TestWorkflowEnvironment } from '@temporalio/testing';
 import { describe, expect, it } from 'vitest';
+import { Context } from '@temporalio/activity';
+import type { BatchActivities } from '../../activities/batch.activities.js';
 import type { DeploymentActivities } from '../../activities/deployment.activities.js';
 import type { PoolActivities } from '../../activities/pool.activities.js';
 import type { ReconcileActivities } from '../../activities/reconcile.activities.js';
@@ -19,6 +21,7 @@ import { workflowIds } from '../../lib/temporal-names.js';
 import { WORKFLOWS_PATH } from '../../worker/create-worker.js';
 import { deleteUpdate, nodeEventSignal, scaleUpdate, statusQuery, terminateUpdate, startUpdate, type DeploymentSpec } from '../../workflows/deployment.messages.js';
 import { awaitProvisionedUpdate, deletePoolUpdate } from '../../workflows/pool.messages.js';
+import { cancelUpdate, progressQuery, type BatchWorkflowInput } from '../../workflows/batch.messages.js';
 import { uniq, waitFor } from '../helpers/env.js';
 
 const HISTORIES = fileURLToPath(new URL('./histories', import.meta.url));
@@ -27,7 +30,7 @@ const quiet = { log() {}, trace() {}, debug() {}, info() {}, warn() {}, error() 
 describe('workflow determinism', () => {
   it('replays every recorded history against the current workflow code', async () => {
     const files = readdirSync(HISTORIES).filter((f) => f.endsWith('.binpb')).sort();
-    expect(files.map((f) => f.split('--')[0])).toEqual(expect.arrayContaining(['deploymentWorkflow', 'poolWorkflow', 'reconcileProviderWorkflow']));
+    expect(files.map((f) => f.split('--')[0])).toEqual(expect.arrayContaining(['deploymentWorkflow', 'poolWorkflow', 'reconcileProviderWorkflow', 'batchWorkflow']));
     const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quiet });
     const histories = files.map((f) => ({ workflowId: f, history: temporal.api.history.v1.History.decode(readFileSync(join(HISTORIES, f))) }));
     const failures: string[] = [];
@@ -69,11 +72,29 @@ describe('workflow determinism', () => {
         return { changes: [{ deploymentId: 'gone', providerInstanceId: 'gone-r0', state: 'TERMINATED' as const, exposeUrl: null }], discovered: 1, vanished: 1, unhealthy: 0 };
       },
     };
+    const batchActs: BatchActivities = {
+      async validateBatch() {
+        return { status: 'in_progress', total: 12 };
+      },
+      async processBatchChunk({ start, end }) {
+        // Slow enough for a cancel to land while chunks run; stops when cancelled.
+        for (let line = start; line < end; line++) {
+          Context.current().heartbeat(line);
+          await Promise.race([new Promise((r) => setTimeout(r, 150)), Context.current().cancelled]);
+        }
+        return { completed: end - start, failed: 0 };
+      },
+      async recordBatchStatus() {},
+      async finalizeBatch({ outputFileId }) {
+        return { outputFileId, errorFileId: null };
+      },
+    };
     const worker = await Worker.create({
       connection: env.nativeConnection,
       taskQueue,
       workflowBundle: bundle,
-      activities: { ...deploymentActs, ...poolActs, ...reconcileActs },
+      activities: { ...deploymentActs, ...poolActs, ...reconcileActs, ...batchActs },
+      maxHeartbeatThrottleInterval: '100 milliseconds',
     });
     mkdirSync(HISTORIES, { recursive: true });
     const save = async (type: string, scenario: string, workflowId: string) => {
@@ -130,6 +151,17 @@ describe('workflow determinism', () => {
       const reconcileId = uniq('reconcile:local');
       await env.client.workflow.execute('reconcileProviderWorkflow', { taskQueue, workflowId: reconcileId, args: [{ provider: 'local' }] });
       await save('reconcileProviderWorkflow', 'vanished-node', reconcileId);
+
+      const batchInput = (batchId: string): BatchWorkflowInput => ({ batchId, orgId: 'org', concurrency: 2, chunkSize: 2, expiresAtMs: Date.now() + 86_400_000 });
+      const completeId = uniq('rec-batch');
+      await env.client.workflow.execute('batchWorkflow', { taskQueue, workflowId: workflowIds.batch(completeId), args: [batchInput(completeId)] });
+      await save('batchWorkflow', 'chunks-complete', workflowIds.batch(completeId));
+      const cancelId = uniq('rec-batch');
+      const b = await env.client.workflow.start('batchWorkflow', { taskQueue, workflowId: workflowIds.batch(cancelId), args: [batchInput(cancelId)] });
+      await waitFor(async () => (await b.query(progressQuery)).chunksDone >= 1);
+      await b.executeUpdate(cancelUpdate);
+      await b.result();
+      await save('batchWorkflow', 'cancel', workflowIds.batch(cancelId));
     });
     await env.teardown();
   });
