@@ -18,7 +18,7 @@ import { createTemporalClient } from '../../lib/temporal.js';
 import { searchAttributes, workflowIds } from '../../lib/temporal-names.js';
 import { reconcileScheduleId } from '../../worker/schedules.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
-import { freePort, testConfig, uniq, waitFor } from '../helpers/env.js';
+import { awaitFreshMinuteWindow, freePort, testConfig, uniq, waitFor } from '../helpers/env.js';
 import { openAiSchemaErrors } from '../helpers/openai-schema.js';
 import { connect } from '../helpers/services.js';
 
@@ -191,6 +191,7 @@ describe('the platform end to end', () => {
   it('enforces a key\'s requests-per-minute limit with OpenAI\'s headers and a retry-after', async () => {
     const key = await api.filtration<{ key: string }>('POST', '/management/api-keys', { name: 'limited', scopes: ['inference'], rpm_limit: 2 });
     const client = new OpenAI({ baseURL: `${stack.urls.inference}/v1`, apiKey: key.key, maxRetries: 0 });
+    await awaitFreshMinuteWindow();
     const first = await client.chat.completions.create({ model: 'mock', messages: [{ role: 'user', content: 'one' }] }).withResponse();
     expect(first.response.headers.get('x-ratelimit-limit-requests')).toBe('2');
     expect(first.response.headers.get('x-ratelimit-remaining-requests')).toBe('1');

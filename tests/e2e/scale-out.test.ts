@@ -16,7 +16,7 @@ import { startStack, type Stack } from '../../lib/local-services/stack.js';
 import { createTemporalClient } from '../../lib/temporal.js';
 import { reconcileScheduleId } from '../../worker/schedules.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
-import { freePort, testConfig, uniq, waitFor } from '../helpers/env.js';
+import { awaitFreshMinuteWindow, freePort, testConfig, uniq, waitFor } from '../helpers/env.js';
 import { connect } from '../helpers/services.js';
 
 let stacks: Stack[] = [];
@@ -110,6 +110,7 @@ describe('two of every process', () => {
     const clients = stacks.map((s) => client(s, key.key));
     // Both gateways know the model before the race starts.
     for (const c of clients) await waitFor(async () => (await c.models.list()).data.some((m) => m.id === model), 15_000);
+    await awaitFreshMinuteWindow();
     const results = await Promise.all(
       Array.from({ length: 40 }, (_, i) =>
         clients[i % 2]!.chat.completions.create({ model, messages: [{ role: 'user', content: `race ${i}` }] }).then(

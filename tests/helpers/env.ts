@@ -39,3 +39,12 @@ export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeo
   }
   throw new Error(`condition not met within ${timeoutMs} ms${lastError ? `: ${(lastError as Error).message}` : ''}`);
 }
+
+/**
+ * Rate limits count in fixed per-minute windows: a test that counts admissions must not straddle a
+ * window boundary. Waits for the next minute when fewer than `needSeconds` remain in this one.
+ */
+export async function awaitFreshMinuteWindow(needSeconds = 25): Promise<void> {
+  const left = 60_000 - (Date.now() % 60_000);
+  if (left < needSeconds * 1000) await new Promise((r) => setTimeout(r, left + 250));
+}

@@ -110,7 +110,7 @@ describe('crash-proof deployments', () => {
     await call('POST', '/deployment/terminate', { deployment_id: id });
     await waitFor(async () => (await call('GET', `/deployment/status/${id}`)).body.status === 'STOPPED', 60_000);
     expect(engineProcesses(id)).toBe(0);
-  });
+  }, 240_000); // several 60 s waits in a row on a loaded machine
 
   it('survives a restart of the orchestration gateway mid-flow', async () => {
     const deployed = await call('POST', '/deployment/deploy', {
@@ -130,5 +130,5 @@ describe('crash-proof deployments', () => {
     expect(engineProcesses(id)).toBe(2);
     await call('POST', '/deployment/terminate', { deployment_id: id });
     await waitFor(async () => (await call('GET', `/deployment/status/${id}`)).body.status === 'STOPPED', 60_000);
-  });
+  }, 240_000); // several 60 s waits in a row on a loaded machine
 });
