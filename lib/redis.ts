@@ -57,7 +57,7 @@ class BoundedRedis extends Redis {
 
   override sendCommand(command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown {
     if (this.abandoned.has(command)) return command.promise;
-    if (!this.armed.has(command) && !Command.checkFlag('BLOCKING_COMMANDS', command.name)) {
+    if (!this.armed.has(command) && !blocks(command)) {
       this.armed.add(command);
       const timer = setTimeout(() => {
         this.abandoned.add(command);
@@ -68,6 +68,13 @@ class BoundedRedis extends Redis {
     }
     return super.sendCommand(command, stream);
   }
+}
+
+/** BLPOP and its kind always block; XREAD and XREADGROUP only with a BLOCK argument. */
+function blocks(command: Command): boolean {
+  if (!Command.checkFlag('BLOCKING_COMMANDS', command.name)) return false;
+  if (!/^xread/i.test(command.name)) return true;
+  return command.args.some((a) => typeof a === 'string' && a.toUpperCase() === 'BLOCK');
 }
 
 export function createRedis(url: string, name: string, options: { commandTimeoutMs?: number } = {}): Redis {

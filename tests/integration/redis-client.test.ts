@@ -44,6 +44,8 @@ describe('Redis connections when Redis goes away', () => {
       // ioredis re-sends unanswered and queued commands when a connection is ready again; this one's
       // caller has given up (and may have answered 503 or buffered its entry), so it is not re-sent.
       await expect(c.sendCommand(incr) as Promise<unknown>).rejects.toBeInstanceOf(RedisTimeoutError);
+      // A stream read without BLOCK is an ordinary command.
+      await expect(c.xread('COUNT', 1, 'STREAMS', key, '0')).rejects.toBeInstanceOf(RedisTimeoutError);
     } finally {
       redis.signal('SIGCONT');
     }
