@@ -1,8 +1,8 @@
 // The inference log pipeline: each request's log goes to a Redis Stream (written by the inference
 // gateway off the hot path) and a consumer group writes it to Postgres — idempotently (unique
 // request id), acknowledging only after the commit, reclaiming entries a dead consumer held, and
-// dead-lettering entries that can never be stored. Nothing is lost when Postgres blips: entries
-// wait in the stream until a commit succeeds.
+// dead-lettering entries Postgres keeps refusing. Nothing is lost when Postgres is down: entries
+// wait in the stream until a commit succeeds, and the outage does not count against them.
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Db } from './db.js';
@@ -31,44 +31,77 @@ export interface InferenceLogEntry {
   created_at: string;
 }
 
-/** Appends log entries; while Redis is unreachable they wait in a bounded buffer and are retried. */
+/**
+ * Appends log entries. While Redis is unreachable they wait in a bounded buffer, and one retry loop
+ * sends them in batches once it is back (the consumer ignores a duplicate: the request id is unique).
+ */
 export class InferenceLogWriter {
-  private readonly pending: InferenceLogEntry[] = [];
+  private pending: InferenceLogEntry[] = [];
   private timer: NodeJS.Timeout | undefined;
+  private flushing = false;
+  private droppedCount = 0;
 
   private readonly stream: string;
 
   constructor(
     private readonly redis: Redis,
-    private readonly options: { maxBuffered?: number; onError?: (err: unknown) => void; stream?: string } = {},
+    private readonly options: { maxBuffered?: number; retryMs?: number; onError?: (err: unknown) => void; stream?: string } = {},
   ) {
     this.stream = options.stream ?? INFERENCE_LOG_STREAM;
   }
 
   write(entry: InferenceLogEntry): void {
+    // Entries already wait: Redis is away, so this one joins them instead of trying on its own.
+    if (this.pending.length > 0) return this.buffer(entry);
     this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entry)).catch((err: unknown) => {
       this.options.onError?.(err);
-      if (this.pending.length < (this.options.maxBuffered ?? 50_000)) this.pending.push(entry);
-      this.timer ??= setTimeout(() => void this.flush(), 1000);
+      this.buffer(entry);
     });
   }
 
+  /** Sends what waits, in batches; stops at the first batch Redis does not take and tries again later. */
   async flush(): Promise<void> {
+    if (this.flushing) return;
+    clearTimeout(this.timer);
     this.timer = undefined;
-    while (this.pending.length > 0) {
-      const entry = this.pending[0]!;
-      try {
-        await this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entry));
-        this.pending.shift();
-      } catch {
-        this.timer = setTimeout(() => void this.flush(), 1000);
-        return;
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending.slice(0, 500);
+        const pipeline = this.redis.pipeline();
+        for (const entry of batch) pipeline.xadd(this.stream, '*', 'entry', JSON.stringify(entry));
+        const results = await pipeline.exec().catch(() => null);
+        const sent = new Set(batch.filter((_, i) => results?.[i] && !results[i]![0]));
+        if (sent.size === 0) break;
+        // Entries written meanwhile were appended: remove by identity, not by position.
+        this.pending = this.pending.filter((e) => !sent.has(e));
       }
+    } finally {
+      this.flushing = false;
+      if (this.pending.length > 0) this.schedule();
     }
   }
 
+  private buffer(entry: InferenceLogEntry): void {
+    if (this.pending.length < (this.options.maxBuffered ?? 50_000)) this.pending.push(entry);
+    else this.droppedCount += 1;
+    this.schedule();
+  }
+
+  private schedule(): void {
+    if (this.timer || this.flushing) return;
+    this.timer = setTimeout(() => void this.flush(), this.options.retryMs ?? 1000);
+    this.timer.unref();
+  }
+
+  /** Entries waiting for Redis. */
   get buffered(): number {
     return this.pending.length;
+  }
+
+  /** Entries lost because the buffer was full. */
+  get dropped(): number {
+    return this.droppedCount;
   }
 }
 
@@ -78,8 +111,13 @@ export interface ConsumerOptions {
   blockMs?: number;
   /** Entries pending this long on a consumer are taken over (the consumer is presumed dead). */
   claimIdleMs?: number;
-  /** Deliveries after which an entry that cannot be stored is moved to the dead-letter stream. */
-  maxDeliveries?: number;
+  /**
+   * Failed attempts after which an entry Postgres keeps refusing is dead-lettered (a row refused for
+   * its content is at once). Only attempts Postgres answered count: an outage dead-letters nothing.
+   */
+  maxAttempts?: number;
+  /** Pause after a round that failed (Redis or Postgres unreachable). */
+  retryMs?: number;
   onError?: (err: unknown) => void;
   /** Stream names (tests use their own). */
   stream?: string;
@@ -87,9 +125,15 @@ export interface ConsumerOptions {
   group?: string;
 }
 
+type StreamEntry = [id: string, fields: string[] | null];
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 export class InferenceLogConsumer {
   private running = false;
   private loop: Promise<void> | undefined;
+  /** Failed attempts per entry id while Postgres answered (this consumer's view). */
+  private readonly failures = new Map<string, number>();
   readonly consumer: string;
   private readonly stream: string;
   private readonly dead: string;
@@ -118,13 +162,20 @@ export class InferenceLogConsumer {
     if (this.running) return;
     this.running = true;
     this.loop = (async () => {
-      await this.ensureGroup();
+      let grouped = false;
       while (this.running) {
         try {
+          if (!grouped) {
+            await this.ensureGroup();
+            grouped = true;
+          }
           await this.runOnce();
         } catch (err) {
           this.options.onError?.(err);
-          await new Promise((r) => setTimeout(r, 1000));
+          // A Redis restarted without its data lost the group as well: create it again (from 0,
+          // so entries written since the restart are read too).
+          if (String((err as Error)?.message).includes('NOGROUP')) grouped = false;
+          await sleep(this.options.retryMs ?? 1000);
         }
       }
     })();
@@ -135,75 +186,110 @@ export class InferenceLogConsumer {
     await this.loop;
   }
 
-  /** One round: take over stale entries, read new ones, store and acknowledge. Returns how many were stored. */
+  /**
+   * One round: retry what this consumer holds unstored, else take over stale entries of others,
+   * else read new ones; store and acknowledge. Returns how many were stored.
+   */
   async runOnce(): Promise<number> {
     const batch = this.options.batch ?? 200;
-    const claimed = (await this.redis.xautoclaim(this.stream, this.group, this.consumer, this.options.claimIdleMs ?? 30_000, '0-0', 'COUNT', batch)) as [
-      string,
-      [string, string[]][],
-    ];
-    let entries = claimed[1] ?? [];
+    // Its own pending entries first: after a Postgres outage they are stored as soon as it is back,
+    // not once claimIdleMs has passed.
+    let entries = await this.read(batch, '0');
     if (entries.length === 0) {
-      const read = (await this.redis.xreadgroup(
-        'GROUP',
-        this.group,
-        this.consumer,
-        'COUNT',
-        batch,
-        'BLOCK',
-        this.options.blockMs ?? 2000,
-        'STREAMS',
-        this.stream,
-        '>',
-      )) as [string, [string, string[]][]][] | null;
-      entries = read?.[0]?.[1] ?? [];
+      const claimed = (await this.redis.xautoclaim(this.stream, this.group, this.consumer, this.options.claimIdleMs ?? 30_000, '0-0', 'COUNT', batch)) as [
+        string,
+        StreamEntry[],
+      ];
+      entries = claimed[1] ?? [];
     }
+    if (entries.length === 0) entries = await this.read(batch, '>', this.options.blockMs ?? 2000);
     if (entries.length === 0) return 0;
     return this.store(entries);
   }
 
-  private async store(entries: [string, string[]][]): Promise<number> {
-    const good: { id: string; entry: InferenceLogEntry }[] = [];
+  private async read(count: number, from: '0' | '>', blockMs?: number): Promise<StreamEntry[]> {
+    const { group, consumer, stream } = this;
+    const read = (
+      blockMs === undefined
+        ? await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'STREAMS', stream, from)
+        : await this.redis.xreadgroup('GROUP', group, consumer, 'COUNT', count, 'BLOCK', blockMs, 'STREAMS', stream, from)
+    ) as [string, StreamEntry[]][] | null;
+    return read?.[0]?.[1] ?? [];
+  }
+
+  private async store(entries: StreamEntry[]): Promise<number> {
+    const good: { id: string; fields: string[]; entry: InferenceLogEntry }[] = [];
     const poison: [string, string[]][] = [];
+    const gone: string[] = [];
     for (const [id, fields] of entries) {
+      if (!fields) {
+        gone.push(id); // trimmed from the stream while pending: nothing left to store
+        continue;
+      }
       const raw = fields[fields.indexOf('entry') + 1];
       try {
         const entry = JSON.parse(raw ?? '') as InferenceLogEntry;
         if (typeof entry.request_id !== 'string' || typeof entry.org_id !== 'string') throw new Error('missing ids');
-        good.push({ id, entry });
+        good.push({ id, fields, entry });
       } catch {
         poison.push([id, fields]);
       }
     }
+    if (gone.length > 0) await this.redis.xack(this.stream, this.group, ...gone);
     if (good.length > 0) {
       try {
         await this.db.inferenceLog.createMany({ data: good.map(({ entry }) => toRow(entry)), skipDuplicates: true });
       } catch (err) {
         this.options.onError?.(err);
-        // Postgres down: leave the batch pending; it is retried (or reclaimed) once it is back, and
-        // never dead-lettered for the outage. Postgres up: one row is bad; find it one by one.
-        const reachable = await this.db.$queryRaw`SELECT 1`.then(() => true, () => false);
-        if (reachable) await this.storeOneByOne(good, entries);
-        else await new Promise((r) => setTimeout(r, 1000));
+        // Postgres down: leave the batch pending; it is retried once Postgres is back, and never
+        // dead-lettered for the outage. Postgres up: one row is bad; find it one by one.
+        if (await this.postgresAnswers()) await this.storeOneByOne(good, poison);
+        else await sleep(this.options.retryMs ?? 1000);
         return 0;
       }
       await this.redis.xack(this.stream, this.group, ...good.map((g) => g.id));
+      for (const { id } of good) this.failures.delete(id);
     }
     if (poison.length > 0) await this.deadLetter(poison);
     return good.length;
   }
 
-  private async storeOneByOne(good: { id: string; entry: InferenceLogEntry }[], entries: [string, string[]][]) {
-    for (const { id, entry } of good) {
+  private postgresAnswers(): Promise<boolean> {
+    return this.db.$queryRaw`SELECT 1`.then(
+      () => true,
+      () => false,
+    );
+  }
+
+  /**
+   * Postgres answers but refused the batch: store row by row. A row refused for its content is
+   * dead-lettered at once; one failing otherwise is retried, and dead-lettered after maxAttempts so
+   * that it cannot hold up the entries behind it.
+   */
+  private async storeOneByOne(good: { id: string; fields: string[]; entry: InferenceLogEntry }[], poison: [string, string[]][]) {
+    const refused: [string, string[]][] = [...poison];
+    let retrying = false;
+    for (const { id, fields, entry } of good) {
       try {
         await this.db.inferenceLog.createMany({ data: [toRow(entry)], skipDuplicates: true });
-        await this.redis.xack(this.stream, this.group, id);
-      } catch {
-        const info = (await this.redis.xpending(this.stream, this.group, id, id, 1)) as [string, string, number, number][];
-        const deliveries = info[0]?.[3] ?? 0;
-        if (deliveries >= (this.options.maxDeliveries ?? 5)) await this.deadLetter(entries.filter(([eid]) => eid === id));
+      } catch (err) {
+        if (!refusedForItsData(err) && !(await this.postgresAnswers())) return; // it went away meanwhile: everything waits
+        const attempts = refusedForItsData(err) ? Infinity : (this.failures.get(id) ?? 0) + 1;
+        if (attempts >= (this.options.maxAttempts ?? 5)) {
+          refused.push([id, fields]);
+          this.failures.delete(id);
+        } else {
+          if (this.failures.size >= 10_000) this.failures.clear();
+          this.failures.set(id, attempts);
+          retrying = true;
+        }
+        continue;
       }
+      await this.redis.xack(this.stream, this.group, id);
+      this.failures.delete(id);
     }
+    if (refused.length > 0) await this.deadLetter(refused);
+    if (retrying) await sleep(this.options.retryMs ?? 1000);
   }
 
   private async deadLetter(entries: [string, string[]][]) {
@@ -214,6 +300,13 @@ export class InferenceLogConsumer {
     }
     await pipeline.exec();
   }
+}
+
+/** Refused for the row's content (SQLSTATE class 22 or 23, or Prisma's own validation): retrying cannot help. */
+function refusedForItsData(err: unknown): boolean {
+  if ((err as Error | undefined)?.name === 'PrismaClientValidationError') return true;
+  const code = (err as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } } | undefined)?.meta?.driverAdapterError?.cause?.originalCode;
+  return typeof code === 'string' && /^2[23]/.test(code);
 }
 
 function toRow(e: InferenceLogEntry) {

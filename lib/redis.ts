@@ -1,5 +1,5 @@
 // ioredis connections and the channel names the processes use to tell each other that a cache is stale.
-import { Redis } from 'ioredis';
+import { Command, Redis, type RedisOptions } from 'ioredis';
 
 export type { Redis };
 
@@ -17,11 +17,78 @@ export const DEPLOYMENT_LOG_MAXLEN = 5000;
 /** The latest resources a provider reported (written by reconciliation, read by the API). */
 export const providerResourcesKey = (provider: string) => `inferia:resources:${provider}`;
 
-export function createRedis(url: string, name: string): Redis {
-  return new Redis(url, {
-    connectionName: `inferia-${name}`,
-    maxRetriesPerRequest: 2,
-    enableOfflineQueue: true,
-    lazyConnect: false,
-  });
+/** How long a command may wait for its answer, queued while reconnecting included, before it fails. */
+export const REDIS_COMMAND_TIMEOUT_MS = 2000;
+
+export class RedisTimeoutError extends Error {
+  override name = 'RedisTimeoutError';
+}
+
+/** Redis could not be reached for this command (timed out, gave up reconnecting, connection gone). */
+export function isRedisUnavailable(err: unknown): boolean {
+  const e = err as Error | undefined;
+  return (
+    e instanceof RedisTimeoutError ||
+    e?.name === 'MaxRetriesPerRequestError' ||
+    e?.message === 'Connection is closed.' ||
+    e?.message === 'Command aborted due to connection close'
+  );
+}
+
+/**
+ * Every command fails after a bounded time, so a caller (a request on the hot path) never waits on a
+ * Redis that is gone or frozen: ioredis alone keeps a command queued across reconnect attempts for
+ * seconds, and waits forever for an answer on a connection that stays open. Blocking reads
+ * (XREAD/XREADGROUP … BLOCK) wait as long as they asked, plus ioredis's own safety margin. A command
+ * that has timed out is not sent when the connection comes back: its caller has already acted on the
+ * failure (answered 503, buffered the entry), so replaying it would count or write it twice.
+ */
+class BoundedRedis extends Redis {
+  private readonly armed = new WeakSet<Command>();
+  private readonly abandoned = new WeakSet<Command>();
+
+  constructor(
+    url: string,
+    options: RedisOptions,
+    private readonly commandTimeoutMs: number,
+  ) {
+    super(url, options);
+  }
+
+  override sendCommand(command: Command, stream?: Parameters<Redis['sendCommand']>[1]): unknown {
+    if (this.abandoned.has(command)) return command.promise;
+    if (!this.armed.has(command) && !blocks(command)) {
+      this.armed.add(command);
+      const timer = setTimeout(() => {
+        this.abandoned.add(command);
+        command.reject(new RedisTimeoutError(`Redis command ${command.name.toUpperCase()} timed out after ${this.commandTimeoutMs} ms`));
+      }, this.commandTimeoutMs);
+      const clear = () => clearTimeout(timer);
+      (command.promise as Promise<unknown>).then(clear, clear);
+    }
+    return super.sendCommand(command, stream);
+  }
+}
+
+/** BLPOP and its kind always block; XREAD and XREADGROUP only with a BLOCK argument. */
+function blocks(command: Command): boolean {
+  if (!Command.checkFlag('BLOCKING_COMMANDS', command.name)) return false;
+  if (!/^xread/i.test(command.name)) return true;
+  return command.args.some((a) => typeof a === 'string' && a.toUpperCase() === 'BLOCK');
+}
+
+export function createRedis(url: string, name: string, options: { commandTimeoutMs?: number } = {}): Redis {
+  return new BoundedRedis(
+    url,
+    {
+      connectionName: `inferia-${name}`,
+      maxRetriesPerRequest: 2,
+      enableOfflineQueue: true,
+      lazyConnect: false,
+      // A blocking read with no answer by BLOCK + grace resolves as "nothing new" (a frozen server).
+      blockingTimeout: 60_000,
+      blockingTimeoutGrace: 5_000,
+    },
+    options.commandTimeoutMs ?? REDIS_COMMAND_TIMEOUT_MS,
+  );
 }

@@ -6,9 +6,9 @@ import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
 import type { Config } from '../../lib/config.js';
 import { constantTimeEqual } from '../../lib/crypto.js';
-import { forbidden, unauthorized } from '../../lib/errors.js';
+import { AppError, forbidden, unauthorized } from '../../lib/errors.js';
 import { authenticate, bearerToken, requirePermission, type Caller } from '../../lib/http/auth.js';
-import { commonPlugin } from '../../lib/http/common.js';
+import { commonPlugin, sendInferiaError } from '../../lib/http/common.js';
 import type { SessionRevocations } from '../../lib/sessions.js';
 import { adminRoutes } from './admin-routes.js';
 import type { AuthService } from './auth-service.js';
@@ -19,6 +19,7 @@ import { orchestrationProxy } from './orchestration-proxy.js';
 import { policyRoutes } from './policy-routes.js';
 import type { PolicyService } from './policy-service.js';
 import { ROUTE_PERMISSIONS, UNLISTED_ROUTES, routeKey } from './route-permissions.js';
+import { unavailableDependency } from './unavailable.js';
 
 export interface FiltrationAppOptions {
   config: Config;
@@ -87,7 +88,17 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
     req.caller = caller;
   });
 
-  await fastify.register(commonPlugin, { service: 'filtration', title: 'Inferia filtration gateway', ready: opts.ready });
+  await fastify.register(commonPlugin, {
+    service: 'filtration',
+    title: 'Inferia filtration gateway',
+    ready: opts.ready,
+    errorHandler: (err, req, reply) => {
+      const dependency = unavailableDependency(err);
+      if (!dependency) return sendInferiaError(req, reply, err);
+      req.log.warn({ err, dependency }, 'dependency unreachable');
+      return sendInferiaError(req, reply, new AppError('unavailable', `${dependency === 'database' ? 'The database' : 'Redis'} is unreachable; try again shortly.`));
+    },
+  });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const meta = (req: FastifyRequest) => ({ ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '') });
 

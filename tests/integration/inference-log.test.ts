@@ -1,11 +1,13 @@
 // The inference log pipeline on the real Redis and Postgres: stored exactly once however often
-// delivered, acknowledged only after the commit, taken over from a dead consumer, and poison
-// entries dead-lettered instead of blocking the stream.
+// delivered, acknowledged only after the commit, taken over from a dead consumer, poison entries
+// dead-lettered instead of blocking the stream, entries held through a Postgres outage stored as
+// soon as it is back, and a consumer group lost with Redis's data created again.
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceLogConsumer, InferenceLogWriter, type InferenceLogEntry } from '../../lib/inference-log.js';
+import { createDb } from '../../lib/db.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
-import { testConfig, uniq, waitFor } from '../helpers/env.js';
+import { freePort, testConfig, uniq, waitFor } from '../helpers/env.js';
 import { connect } from '../helpers/services.js';
 
 let services: ReturnType<typeof connect>;
@@ -88,5 +90,62 @@ describe('inference log pipeline', () => {
     expect(await services.db.inferenceLog.count({ where: { requestId: good.request_id } })).toBe(1);
     const pending = (await services.redis.xpending(names.stream, names.group)) as [number, ...unknown[]];
     expect(pending[0]).toBe(0);
+  });
+
+  it('dead-letters at once a row Postgres refuses for its content, and stores the rest of its batch', async () => {
+    const names = streams();
+    const consumer = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 100, retryMs: 10 });
+    await consumer.ensureGroup();
+    const refused = entry({ org_id: 'not-a-uuid' }); // parses, but Postgres refuses the value (22P02)
+    const good = entry();
+    await services.redis.xadd(names.stream, '*', 'entry', JSON.stringify(refused));
+    await services.redis.xadd(names.stream, '*', 'entry', JSON.stringify(good));
+    await consumer.runOnce();
+    expect(await services.db.inferenceLog.count({ where: { requestId: good.request_id } })).toBe(1);
+    const dead = (await services.redis.xrange(names.deadLetterStream, '-', '+')) as [string, string[]][];
+    expect(dead).toHaveLength(1);
+    expect(dead[0]![1]).toContain(JSON.stringify(refused));
+    const pending = (await services.redis.xpending(names.stream, names.group)) as [number, ...unknown[]];
+    expect(pending[0]).toBe(0);
+  });
+
+  it('holds its entries through a Postgres outage, dead-letters none, and stores them as soon as Postgres is back', async () => {
+    const names = streams();
+    const unreachable = createDb(`postgresql://postgres@127.0.0.1:${await freePort()}/inferia`, { max: 1 });
+    try {
+      const duringOutage = new InferenceLogConsumer(services.redis, unreachable, { ...names, consumer: 'a', blockMs: 100, retryMs: 10, maxAttempts: 2 });
+      await duringOutage.ensureGroup();
+      const held = [entry(), entry()];
+      for (const e of held) await services.redis.xadd(names.stream, '*', 'entry', JSON.stringify(e));
+      for (let round = 0; round < 5; round++) expect(await duringOutage.runOnce()).toBe(0);
+      expect(await services.redis.xlen(names.deadLetterStream)).toBe(0);
+
+      // The same consumer once Postgres answers: what it holds is retried at once, not after claimIdleMs.
+      const recovered = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 100 });
+      expect(await recovered.runOnce()).toBe(2);
+      expect(await services.db.inferenceLog.count({ where: { requestId: { in: held.map((e) => e.request_id) } } })).toBe(2);
+      const pending = (await services.redis.xpending(names.stream, names.group)) as [number, ...unknown[]];
+      expect(pending[0]).toBe(0);
+    } finally {
+      await unreachable.$disconnect();
+    }
+  });
+
+  it('creates its group again when Redis lost it (a restart without persistence) and goes on', async () => {
+    const names = streams();
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream });
+    const consumer = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 100, retryMs: 50 });
+    consumer.start();
+    try {
+      const first = entry();
+      writer.write(first);
+      await waitFor(async () => (await services.db.inferenceLog.count({ where: { requestId: first.request_id } })) === 1, 15_000);
+      await services.redis.del(names.stream); // the stream and its consumer group are gone
+      const second = entry();
+      writer.write(second);
+      await waitFor(async () => (await services.db.inferenceLog.count({ where: { requestId: second.request_id } })) === 1, 15_000);
+    } finally {
+      await consumer.stop();
+    }
   });
 });

@@ -1,0 +1,77 @@
+import type { Redis } from 'ioredis';
+import { describe, expect, it } from 'vitest';
+import { InferenceLogWriter, type InferenceLogEntry } from './inference-log.js';
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/**
+ * A Redis that can be away. A command sent while it is away waits (as in ioredis's offline queue)
+ * and then succeeds if it has come back meanwhile, else fails; one sent while it is up answers fast.
+ */
+class FlakyRedis {
+  up = false;
+  readonly stream: string[] = [];
+  constructor(private readonly awayWaitMs: number) {}
+  private async answer(values: string[]): Promise<[Error | null, string | null][]> {
+    await sleep(this.up ? 2 : this.awayWaitMs);
+    return values.map((value) => {
+      if (!this.up) return [new Error('Connection is closed.'), null];
+      this.stream.push((JSON.parse(value) as InferenceLogEntry).request_id);
+      return [null, `${this.stream.length}-0`];
+    });
+  }
+  async xadd(_stream: string, _id: string, _field: string, value: string): Promise<string> {
+    const [[err, id]] = (await this.answer([value])) as [[Error | null, string | null]];
+    if (err) throw err;
+    return id!;
+  }
+  pipeline() {
+    const values: string[] = [];
+    const pipeline = {
+      xadd: (_stream: string, _id: string, _field: string, value: string) => {
+        values.push(value);
+        return pipeline;
+      },
+      exec: () => this.answer(values),
+    };
+    return pipeline;
+  }
+}
+
+const entry = (n: number) => ({ request_id: `req_${n}` }) as InferenceLogEntry;
+
+describe('inference log writer', () => {
+  it('buffers while Redis is away and sends every entry exactly once when it is back, however writes and retries interleave', async () => {
+    // Commands into the void take longer than the retry interval, so retries and writes overlap.
+    const redis = new FlakyRedis(1200);
+    const errors: unknown[] = [];
+    const writer = new InferenceLogWriter(redis as unknown as Redis, { retryMs: 50, onError: (err) => errors.push(err) });
+    let n = 0;
+    for (; n < 250; n++) {
+      writer.write(entry(n));
+      await sleep(10);
+    }
+    expect(writer.buffered).toBeGreaterThan(0);
+    redis.up = true;
+    for (; n < 400; n++) {
+      writer.write(entry(n));
+      if (n % 20 === 0) await sleep(3);
+    }
+    for (let i = 0; i < 300 && writer.buffered > 0; i++) await sleep(20);
+    expect(writer.buffered).toBe(0);
+    expect(new Set(redis.stream).size).toBe(400); // none lost
+    expect(redis.stream).toHaveLength(400); // none twice
+    // Once an entry waits, the next ones join it instead of each trying (and failing) on its own.
+    expect(errors.length).toBeLessThan(250);
+  });
+
+  it('drops what does not fit its bound, and says how much', async () => {
+    const redis = new FlakyRedis(1);
+    const writer = new InferenceLogWriter(redis as unknown as Redis, { retryMs: 1000, maxBuffered: 10 });
+    writer.write(entry(0));
+    await sleep(20);
+    for (let n = 1; n < 15; n++) writer.write(entry(n));
+    expect(writer.buffered).toBe(10);
+    expect(writer.dropped).toBe(5);
+  });
+});
