@@ -43,6 +43,10 @@ examples:
 ${GLOBAL_HELP}
 `;
 
+/** A refused sign-in is the answer itself: no advice to sign in again. */
+const signInFailure = (err: unknown) =>
+  err instanceof ApiError && err.status === 401 ? new CliError(`${err.serverMessage} (HTTP 401${err.code ? ` ${err.code}` : ''})`, EXIT.auth) : err;
+
 export const login: Command = {
   summary: 'sign in and store the session (password prompted, or --password-stdin)',
   usage: LOGIN_USAGE,
@@ -86,10 +90,12 @@ export const login: Command = {
     try {
       pair = await api.signIn({ email, password, totpCode: values.totp, orgId: values.org });
     } catch (err) {
-      if (!(err instanceof ApiError && err.code === 'totp_required')) throw err;
+      if (!(err instanceof ApiError && err.code === 'totp_required')) throw signInFailure(err);
       if (!canPrompt()) throw new CliError('this account uses two-factor authentication: pass --totp CODE', EXIT.auth);
       const code = await promptHidden('Two-factor code: ');
-      pair = await api.signIn({ email, password, totpCode: code.trim(), orgId: values.org });
+      pair = await api.signIn({ email, password, totpCode: code.trim(), orgId: values.org }).catch((e: unknown) => {
+        throw signInFailure(e);
+      });
     }
     const me = await api.filtration<Me>('GET', '/auth/me');
     const credentials = credentialsFrom(pair, { filtration_url: filtration, orchestration_url: orchestration, email: me.email, user_id: me.user_id, role: me.role });

@@ -233,7 +233,10 @@ function lifecycle(spec: {
         return EXIT.ok;
       }
       const result = await watchDeployment(api, id, { out, goal: spec.goal, timeoutMs: wait, since: before, done: (d) => spec.done(d, replicas) });
-      if (result.outcome === 'done') out.info(`Deployment ${shortId(id)} is ${statusText(result.detail.status, process.stderr)} (${replicaCounts(result.detail).text}).`);
+      if (result.outcome === 'done') {
+        const replicasNote = result.detail.status === 'STOPPED' ? '' : ` (${replicaCounts(result.detail).text})`;
+        out.info(`Deployment ${shortId(id)} is ${statusText(result.detail.status, process.stderr)}${replicasNote}.`);
+      }
       if (out.json) out.document(result.detail);
       return waitExitCode(result, { out, goal: spec.goal, timeoutMs: wait });
     },
