@@ -16,11 +16,15 @@ export async function prompt(question: string): Promise<string> {
 /** Reads a line without echoing it (passwords, codes). Ctrl-C aborts with exit code 130. */
 export function promptHidden(question: string): Promise<string> {
   const stdin = process.stdin;
-  process.stderr.write(question);
   return new Promise((resolve, reject) => {
     let value = '';
+    const onEnd = () => {
+      finish();
+      reject(new CliError('no input', EXIT.error));
+    };
     const finish = () => {
       stdin.off('data', onData);
+      stdin.off('end', onEnd);
       stdin.setRawMode(false);
       stdin.pause();
       process.stderr.write('\n');
@@ -41,9 +45,12 @@ export function promptHidden(question: string): Promise<string> {
         else if (ch >= ' ') value += ch;
       }
     };
+    // Echo off before the question appears: what is typed after it is never shown.
     stdin.setRawMode(true);
+    process.stderr.write(question);
     stdin.resume();
     stdin.on('data', onData);
+    stdin.once('end', onEnd);
   });
 }
 

@@ -3,7 +3,7 @@
 // are checked: login with two-factor authentication, models, pools, deploy with its progress,
 // status, logs (recent and followed over the WebSocket), scale, terminate, start, API keys that
 // work on the inference gateway until revoked, --json, and the errors a person must understand.
-import { spawn, type ChildProcessWithoutNullStreams } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { mkdtempSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -64,6 +64,7 @@ function cli(args: string[], opts: { input?: string; env?: NodeJS.ProcessEnv } =
   return child.exited;
 }
 
+const hasScript = spawnSync('script', ['--version']).status === 0;
 const credentials = () => JSON.parse(readFileSync(credentialsFile, 'utf8')) as Record<string, string>;
 
 beforeAll(async () => {
@@ -201,7 +202,7 @@ describe('inferia deploy, status, logs, scale, terminate, start', () => {
     expect(r.stderr.indexOf('DEPLOYING')).toBeLessThan(r.stderr.lastIndexOf('RUNNING'));
   }, 150_000);
 
-  it('refuses a model that is not registered, and a FAILED wait would exit 3 (documented)', async () => {
+  it("refuses a model that is not registered, with the server's 404 for an unknown version", async () => {
     const r = await cli(['deploy', '--model', 'no-such-model', '--pool', 'local']);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("model 'no-such-model' is not registered");
@@ -209,6 +210,25 @@ describe('inferia deploy, status, logs, scale, terminate, start', () => {
     expect(version.code).toBe(1);
     expect(version.stderr).toContain('model mock version 9.9 is not registered (HTTP 404 not_found)');
   });
+
+  it('exits 3 with the reason when the deployment FAILS', async () => {
+    const r = await cli(['deploy', '--model', `${modelAlias}@2`, '--pool', 'local', '--engine', 'vllm', '--name', `${modelAlias}-gpu`, '--timeout', '120', '--json']);
+    expect(r.code).toBe(3);
+    expect(r.stderr).toMatch(/status\s+FAILED: .*engine 'vllm' cannot run on the local provider/);
+    expect(r.stderr).toMatch(/Deployment [0-9a-f]{8} \(.+-gpu\) FAILED: /);
+    expect(JSON.parse(r.stdout)).toMatchObject({ inference_model: `${modelAlias}-gpu`, status: 'FAILED' });
+  }, 150_000);
+
+  it('stops waiting at --timeout with exit 4, the deployment carrying on', async () => {
+    const name = `${modelAlias}-slow`;
+    const r = await cli(['deploy', '--model', `${modelAlias}@2`, '--pool', 'local', '--name', name, '--config', '{"startup_delay_ms":8000}', '--timeout', '1']);
+    expect(r.code).toBe(4);
+    expect(r.stderr).toMatch(/Timed out after 1 s waiting for RUNNING \(now (PENDING|DEPLOYING).*\); it carries on: inferia status [0-9a-f]{8}/);
+    const id = r.stdout.trim();
+    const stopped = await cli(['terminate', name, '--wait', '--timeout', '90']);
+    expect(stopped.code).toBe(0);
+    expect(stopped.stderr).toContain(`Deployment ${id.slice(0, 8)} is STOPPED.`);
+  }, 150_000);
 
   it('shows every deployment, or one by name or id prefix, as a table or JSON', async () => {
     const list = await cli(['status']);
@@ -240,6 +260,12 @@ describe('inferia deploy, status, logs, scale, terminate, start', () => {
     const doc = JSON.parse((await cli(['logs', deploymentId, '--json'])).stdout) as { deployment_id: string; lines: { line: string; replica: number }[] };
     expect(doc.deployment_id).toBe(deploymentId);
     expect(doc.lines.some((l) => l.line.includes('serving') && l.replica === 0)).toBe(true);
+    // Without the orchestration gateway, recent lines still come through the filtration gateway.
+    const nowhere = `http://127.0.0.1:${await freePort()}`;
+    const detour = await cli(['logs', modelAlias, '--tail', '1', '--orchestration-url', nowhere]);
+    expect(detour.code).toBe(0);
+    expect(detour.stderr).toContain(`cannot reach ${nowhere} (ECONNREFUSED); reading the last lines through ${stack.urls.filtration}`);
+    expect(detour.stdout.trim().split('\n')).toHaveLength(1);
 
     const follow = spawnCli(['logs', deploymentId, '-f', '--tail', '5', '--json']);
     try {
@@ -363,6 +389,31 @@ describe('the session', () => {
       writeFileSync(credentialsFile, JSON.stringify(good), { mode: 0o600 });
     }
   });
+
+  it.skipIf(!hasScript)('asks for the password and the TOTP code at a terminal without echoing them', async () => {
+    // `script` gives the CLI a pseudo-terminal, as a person at a shell would have.
+    const command = [process.execPath, '--import', 'tsx', 'bin/inferia.ts', 'login', '--email', org.admin_email].join(' ');
+    const child = spawn('script', ['-q', '-e', '-c', command, '/dev/null'], { cwd: ROOT, env: cliEnv(), stdio: 'pipe' });
+    let output = '';
+    child.stdout.on('data', (c: Buffer) => (output += c.toString()));
+    child.stderr.on('data', (c: Buffer) => (output += c.toString()));
+    const exited = new Promise<number | null>((resolve) => child.once('close', resolve));
+    // A code of the next time step: this test's earlier login spent the current one.
+    const code = await generateTotp({ secret: totpSecret, epoch: Math.floor(Date.now() / 1000) + 30 });
+    try {
+      await waitFor(async () => output.includes('Password: '), 20_000, 100);
+      child.stdin.write(`${org.admin_password}\r`);
+      await waitFor(async () => output.includes('Two-factor code: '), 20_000, 100);
+      child.stdin.write(`${code}\r`);
+      expect(await exited).toBe(0);
+    } finally {
+      child.kill();
+    }
+    expect(output).toContain(`Logged in to ${stack.urls.filtration} as ${org.admin_email}`);
+    expect(output).not.toContain(org.admin_password);
+    expect(output).not.toContain(code);
+    expect((await cli(['whoami', '--json'])).code).toBe(0);
+  }, 60_000);
 
   it('logs out: the server ends the session and the credentials file is gone', async () => {
     const { refresh_token: refreshToken } = credentials();
