@@ -60,10 +60,6 @@ export class Session {
     readonly api: InferiaApi,
   ) {}
 
-  get email(): string {
-    return this.credentials.email;
-  }
-
   /** Opens the stored session; exit code 2 when there is none (or it is for another gateway). */
   static async open(values: GlobalValues, env: NodeJS.ProcessEnv = process.env): Promise<Session> {
     const stored = readCredentials(env);

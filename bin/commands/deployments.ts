@@ -1,6 +1,6 @@
 // `inferia deploy`, `status`, `scale`, `terminate`, `start`: deployments through the management
 // API (/management/deployments, which the filtration gateway forwards to orchestration).
-import { EXIT, GLOBAL_HELP, Output, UsageError, age, expectPositionals, intOption, parse, shortId, statusText, type Command } from '../cli/cli.js';
+import { CliError, EXIT, GLOBAL_HELP, Output, UsageError, age, expectPositionals, intOption, parse, shortId, statusText, type Command } from '../cli/cli.js';
 import {
   getDeployment,
   listDeployments,
@@ -80,7 +80,7 @@ ${GLOBAL_HELP}
     const { api } = await Session.open(values);
     if (!modelVersion) {
       const versions = (await listModels(api)).filter((m) => m.model_name === modelName).sort((a, b) => Date.parse(b.created_at) - Date.parse(a.created_at));
-      if (versions.length === 0) throw new UsageError(`model '${modelName}' is not registered (see: inferia models)`);
+      if (versions.length === 0) throw new CliError(`model '${modelName}' is not registered (see: inferia models)`);
       modelVersion = versions[0]!.model_version;
     }
     let pool: PoolView;

@@ -1,7 +1,7 @@
 // `inferia logs`: a deployment's engine output, recent lines or followed live over the
 // orchestration gateway's WebSocket (a short-lived ticket from /deployment/logs/{id}/stream).
 import WebSocket from 'ws';
-import { ConnectionError, type InferiaApi } from '../api-client.js';
+import { ApiError, ConnectionError, type InferiaApi } from '../api-client.js';
 import { EXIT, GLOBAL_HELP, Output, expectPositionals, intOption, parse, sleep, type Command } from '../cli/cli.js';
 import { resolveDeployment } from '../cli/resources.js';
 import { Session } from '../cli/session.js';
@@ -116,7 +116,15 @@ async function follow(
         });
         if (stopping) break;
       }
-      const info = await api.orchestration<{ websocket_url: string }>('GET', `/deployment/logs/${id}/stream`);
+      let info: { websocket_url: string };
+      try {
+        info = await api.orchestration<{ websocket_url: string }>('GET', `/deployment/logs/${id}/stream`);
+      } catch (err) {
+        // A gateway restarting is waited out; anything else (404, 401 after refresh) ends the command.
+        if (attempt === 0 || !(err instanceof ConnectionError || (err instanceof ApiError && err.status >= 500))) throw err;
+        out.info(`log stream unavailable (${err.message}); retrying …`);
+        continue;
+      }
       if (stopping) break;
       const closed = await new Promise<{ code: number; reason: string; opened: boolean }>((resolve) => {
         let opened = false;
