@@ -19,6 +19,7 @@ import { isPortOpen } from '../../lib/local-services/system.js';
 import { applyMigrations } from '../../lib/migrate.js';
 import { seedDemo, type DemoCredentials } from '../../prisma/seed.js';
 import { InferiaApi, waitForStatus } from '../api-client.js';
+import { DEFAULT_FILTRATION_URL, defaultOrchestrationUrl } from '../cli/session.js';
 import { loadOrCreateSecrets } from '../secrets.js';
 
 const tty = process.stdout.isTTY === true;
@@ -192,6 +193,16 @@ async function ensureDemoDeployment(db: ReturnType<typeof createDb>, api: Inferi
   return id;
 }
 
+/** The login flags needed when the gateways are not on the CLI's default ports. */
+function cliUrlFlags(urls: Record<string, string>): string {
+  const filtration = urls.filtration ?? DEFAULT_FILTRATION_URL;
+  const orchestration = urls.orchestration ?? defaultOrchestrationUrl(filtration);
+  return (
+    (filtration === DEFAULT_FILTRATION_URL ? '' : ` --url ${filtration}`) +
+    (orchestration === defaultOrchestrationUrl(filtration) ? '' : ` --orchestration-url ${orchestration}`)
+  );
+}
+
 function printSummary(s: { demo_file: string; admin_email: string; admin_password: string; api_key: string; org_id: string; deployment_id: string; urls: Record<string, string> }) {
   const line = '─'.repeat(72);
   const rows: [string, string][] = [
@@ -218,6 +229,10 @@ function printSummary(s: { demo_file: string; admin_email: string; admin_passwor
     `   curl ${s.urls.inference}/chat/completions \\`,
     `     -H "Authorization: Bearer ${s.api_key}" -H "Content-Type: application/json" \\`,
     `     -d '{"model":"mock","messages":[{"role":"user","content":"Hello"}]}'`,
+    '',
+    ' Operator CLI (asks for the admin password above):',
+    `   npm run inferia -- login --email ${s.admin_email}${cliUrlFlags(s.urls)}`,
+    '   npm run inferia -- status          # then: deploy, logs -f, scale, keys … (npm run inferia -- --help)',
     '',
     ` Credentials and URLs are also in ${s.demo_file}. Ctrl-C stops everything; data is kept.`,
     line,
