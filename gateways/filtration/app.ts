@@ -18,6 +18,8 @@ import type { ManagementService } from './management-service.js';
 import { orchestrationProxy } from './orchestration-proxy.js';
 import { policyRoutes } from './policy-routes.js';
 import type { PolicyService } from './policy-service.js';
+import { usageRoutes } from './usage-routes.js';
+import type { UsageService } from './usage-service.js';
 import { ROUTE_PERMISSIONS, UNLISTED_ROUTES, routeKey } from './route-permissions.js';
 
 export interface FiltrationAppOptions {
@@ -26,6 +28,7 @@ export interface FiltrationAppOptions {
   auth: AuthService;
   management: ManagementService;
   policy: PolicyService;
+  usage: UsageService;
   sessions: SessionRevocations;
   ready?: () => Promise<Record<string, boolean>>;
 }
@@ -66,6 +69,8 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
       }
     }
   });
+  // Before the access check: CORS headers then mark refusals too, so the dashboard can read them.
+  await fastify.register(commonPlugin, { service: 'filtration', title: 'Inferia filtration gateway', ready: opts.ready, corsOrigins: config.dashboardOrigins });
   fastify.decorateRequest('caller', null);
   fastify.addHook('onRequest', async (req) => {
     const access = ROUTE_PERMISSIONS[routeKey(req.method, req.routeOptions.url ?? '')];
@@ -85,7 +90,6 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
     req.caller = caller;
   });
 
-  await fastify.register(commonPlugin, { service: 'filtration', title: 'Inferia filtration gateway', ready: opts.ready });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const meta = (req: FastifyRequest) => ({ ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '') });
 
@@ -102,6 +106,7 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
   await app.register(managementRoutes, { management: opts.management });
   await app.register(adminRoutes, { management: opts.management, auth });
   await app.register(policyRoutes, { policy: opts.policy });
+  await app.register(usageRoutes, { usage: opts.usage });
   await app.register(orchestrationProxy, { orchestrationUrl: config.urls.orchestration });
 
   app.post('/internal/context', { schema: { body: ContextBody } }, async (req) => identity.apiKeyContext(req.body.api_key));
