@@ -1,9 +1,10 @@
 // Builds the dashboard (Vite) when its sources changed since the last build: `up` and the e2e
 // tests call this before starting the dashboard server, so nobody serves a stale app. Staleness is
 // a hash of the sources (and the lockfile), not file times, so a checkout or a copy cannot fool it.
-// The build goes to a fresh folder that then replaces dist/ in one rename.
+// The build goes to a fresh folder that then replaces dist/ in one rename, under a lock, so two
+// processes starting at once (`up` and a test, or two test files) build once and never serve a gap.
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { ROOT } from './supervisor.js';
 import { runStreaming, type Progress } from './system.js';
@@ -37,9 +38,41 @@ export function dashboardBuildIsCurrent(hash = dashboardSourceHash()): boolean {
   return existsSync(join(DIST, 'index.html')) && existsSync(stamp) && readFileSync(stamp, 'utf8').trim() === hash;
 }
 
+const LOCK = join(DASHBOARD_DIR, '.build-lock');
+const LOCK_STALE_MS = 10 * 60_000;
+
+async function withBuildLock<T>(fn: () => Promise<T>): Promise<T> {
+  const deadline = Date.now() + LOCK_STALE_MS;
+  for (;;) {
+    try {
+      mkdirSync(LOCK);
+      break;
+    } catch (err) {
+      if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
+      // A build that died long ago left its lock behind.
+      const held = statSync(LOCK, { throwIfNoEntry: false });
+      if (held && Date.now() - held.mtimeMs > LOCK_STALE_MS) rmSync(LOCK, { recursive: true, force: true });
+      if (Date.now() > deadline) throw new Error(`the dashboard build lock ${LOCK} is held too long`);
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  try {
+    return await fn();
+  } finally {
+    rmSync(LOCK, { recursive: true, force: true });
+  }
+}
+
 export async function ensureDashboardBuilt(progress: Progress): Promise<void> {
   const hash = dashboardSourceHash();
   if (dashboardBuildIsCurrent(hash)) return;
+  await withBuildLock(async () => {
+    // Another process may have built it while this one waited.
+    if (!dashboardBuildIsCurrent(hash)) await build(hash, progress);
+  });
+}
+
+async function build(hash: string, progress: Progress): Promise<void> {
   progress('building the dashboard (vite build) …');
   const out = join(DASHBOARD_DIR, `.dist-${process.pid}-${Date.now()}`);
   const tail: string[] = [];
@@ -58,15 +91,8 @@ export async function ensureDashboardBuilt(progress: Progress): Promise<void> {
   }
   writeFileSync(join(out, STAMP), `${hash}\n`);
   const old = `${DIST}.old-${process.pid}-${Date.now()}`;
-  try {
-    if (existsSync(DIST)) renameSync(DIST, old);
-    renameSync(out, DIST);
-  } catch (err) {
-    // Another build swapped in at the same moment: fine if what is there now is current.
-    rmSync(out, { recursive: true, force: true });
-    if (!dashboardBuildIsCurrent(hash)) throw err;
-  } finally {
-    rmSync(old, { recursive: true, force: true });
-  }
+  if (existsSync(DIST)) renameSync(DIST, old);
+  renameSync(out, DIST);
+  rmSync(old, { recursive: true, force: true });
   progress('dashboard built');
 }

@@ -80,7 +80,13 @@ export function GuardrailsPage() {
           ) : null
         }
       />
-      <ErrorNote error={save.error ?? remove.error} onDismiss={() => (save.reset(), remove.reset())} />
+      <ErrorNote
+        error={save.error ?? remove.error}
+        onDismiss={() => {
+          save.reset();
+          remove.reset();
+        }}
+      />
       <ErrorNote error={list.error} />
       {!list.data && list.loading ? (
         <Loading what="guardrail policies" />
