@@ -274,8 +274,17 @@ describe('the admin dashboard, as an operator uses it', () => {
     await shot('11-usage', LARGE);
   }, 180_000);
 
-  it('terminates the deployment and sees it stop', async () => {
+  it('scales the deployment to two replicas, then terminates it and sees it stop', async () => {
     await goto(`/deployments/${deploymentId}`, 'mock');
+    await page.getByLabel('Scale to').fill('70');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByText('Between 1 and 64.').waitFor(); // checked before anything is sent
+    await page.getByLabel('Scale to').fill('2');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await untilText(page.getByTestId('replicas'), /^2$/);
+    await expect.poll(() => page.locator('.card', { hasText: 'Replicas' }).locator('tbody [data-status="READY"]').count(), { timeout: 90_000 }).toBe(2);
+    await untilText(page.locator('.summary [data-status]'), /RUNNING/, 90_000);
+    await shot('12-deployment-scaled');
     await page.getByRole('button', { name: 'Terminate' }).click();
     await page.getByRole('button', { name: 'Yes, terminate' }).click();
     await untilText(page.locator('.summary [data-status]'), /STOPPING|STOPPED/);
@@ -286,12 +295,12 @@ describe('the admin dashboard, as an operator uses it', () => {
     await untilText(page.locator('tbody tr', { hasText: 'mock' }).first(), /STOPPED/);
     await shot('13-deployments');
     await shot('13-deployments', LARGE);
-  }, 150_000);
+  }, 300_000);
 
   it('finds each action in the audit log', async () => {
     await goto('/audit', 'Audit log');
     const shown = async () => [...new Set(await page.locator('tbody tr[data-action]').evaluateAll((rows) => rows.map((r) => r.getAttribute('data-action'))))].sort().join(' ');
-    for (const action of ['auth.2fa_enable', 'api_key.create', 'deployment.terminate', 'deployment.deploy']) {
+    for (const action of ['auth.2fa_enable', 'api_key.create', 'deployment.scale', 'deployment.terminate', 'deployment.deploy']) {
       await page.getByLabel('Action', { exact: true }).fill(action);
       await expect.poll(shown, { timeout: STEP_MS }).toBe(action); // the filter ran on the gateway: only this action, and it is there
     }
@@ -299,7 +308,7 @@ describe('the admin dashboard, as an operator uses it', () => {
     await untilText(page.locator('tr.detail-row'), new RegExp(`mock@1\\.0[\\s\\S]*${owner.pool_id}`));
     await page.getByLabel('Action', { exact: true }).fill('');
     await page.getByLabel('Resource type').fill('deployment');
-    await expect.poll(shown, { timeout: STEP_MS }).toBe('deployment.deploy deployment.terminate');
+    await expect.poll(shown, { timeout: STEP_MS }).toBe('deployment.deploy deployment.scale deployment.terminate');
     await shot('14-audit');
   }, 120_000);
 
