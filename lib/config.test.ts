@@ -41,6 +41,12 @@ describe('loadConfig', () => {
     expect(() => loadConfig({ BATCH_CONCURRENCY: '0' })).toThrow(/BATCH_CONCURRENCY/);
   });
 
+  it('allows the dashboard origin cross-origin, and refuses what is not an origin', () => {
+    expect(loadConfig({ DASHBOARD_PORT: '4001' }).dashboardOrigins).toEqual(['http://127.0.0.1:4001', 'http://localhost:4001']);
+    expect(loadConfig({ DASHBOARD_ORIGINS: 'https://ops.example.com/, http://10.0.0.5:3001' }).dashboardOrigins).toEqual(['https://ops.example.com', 'http://10.0.0.5:3001']);
+    expect(() => loadConfig({ DASHBOARD_ORIGINS: 'https://ops.example.com/path' })).toThrow(/DASHBOARD_ORIGINS/);
+  });
+
   it('parses booleans strictly', () => {
     expect(loadConfig({ TRUST_PROXY: 'yes' }).trustProxy).toBe(true);
     expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);

@@ -40,6 +40,8 @@ const EnvSchema = z.object({
   /** Where the worker sends batch items (each goes through the inference gateway's whole policy chain). */
   INFERENCE_URL: z.string().url().optional(),
   ORCHESTRATION_URL: z.string().url().optional(),
+  /** Browser origins allowed to call the filtration and orchestration gateways (CORS): the dashboard's. Comma-separated. */
+  DASHBOARD_ORIGINS: z.string().optional(),
   NOSANA_SIDECAR_URL: z.string().url().optional(),
   NOSANA_MODE: z.enum(['simulation', 'live']).default('simulation'),
   /** Live Nosana: base58 secret key of the paying wallet, the market to post to, the Solana RPC. */
@@ -122,6 +124,8 @@ export interface Config {
   temporal: { address: string; namespace: string; taskQueue: string; uiUrl: string };
   ports: { filtration: number; inference: number; orchestration: number; orchestrationGrpc: number; sidecar: number; dashboard: number };
   urls: { filtration: string; inference: string; orchestration: string; sidecar: string };
+  /** Origins the gateways answer cross-origin requests from (the dashboard is served on its own port). */
+  dashboardOrigins: string[];
   nosanaMode: 'simulation' | 'live';
   providers: {
     kubernetes: { kubeconfig?: string; namespace: string; gpuNodeLabel: string };
@@ -198,6 +202,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
   if (issues.length > 0) throw new ConfigError(issues);
 
   const local = (p: number) => `http://127.0.0.1:${p}`;
+  const dashboardOrigins = e.DASHBOARD_ORIGINS
+    ? e.DASHBOARD_ORIGINS.split(',').map((o) => o.trim().replace(/\/$/, '')).filter(Boolean)
+    : [local(e.DASHBOARD_PORT), `http://localhost:${e.DASHBOARD_PORT}`];
+  const badOrigin = dashboardOrigins.find((o) => !/^https?:\/\/[^/\s]+$/.test(o));
+  if (badOrigin) throw new ConfigError([`DASHBOARD_ORIGINS: '${badOrigin}' is not an origin (scheme://host[:port])`]);
   return {
     env: e.INFERIA_ENV,
     isDev,
@@ -226,6 +235,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
       orchestration: e.ORCHESTRATION_URL ?? local(e.ORCHESTRATION_PORT),
       sidecar: e.NOSANA_SIDECAR_URL ?? local(e.SIDECAR_PORT),
     },
+    dashboardOrigins,
     nosanaMode: e.NOSANA_MODE,
     providers: {
       kubernetes: { kubeconfig: e.KUBECONFIG, namespace: e.KUBERNETES_NAMESPACE, gpuNodeLabel: e.KUBERNETES_GPU_NODE_LABEL },

@@ -6,6 +6,7 @@ import { createLocalProvider } from '../../adapters/providers/local/local-provid
 import { existsSync, readFileSync, rmSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
+  ensureChromium,
   ensureSystemServices,
   resolveTestPorts,
   startPostgres,
@@ -42,6 +43,7 @@ export async function test(args: string[]): Promise<number> {
   if (env.INFERIA_SKIP_CHECKS !== '1') {
     progress('type check (tsc) …');
     if ((await run(bin('tsc'), ['--noEmit', '-p', 'tsconfig.json'])) !== 0) return 1;
+    if ((await run(bin('tsc'), ['--noEmit', '-p', join('dashboard', 'src', 'tsconfig.json')])) !== 0) return 1;
     progress('lint (eslint) …');
     if ((await run(bin('eslint'), ['.', '--max-warnings=0'])) !== 0) return 1;
   }
@@ -56,6 +58,9 @@ export async function test(args: string[]): Promise<number> {
     if (!which('docker-compose') && isRoot()) {
       await ensureDebianPackages(['docker-compose'], progress).catch((err: Error) => progress(`could not install docker-compose: ${err.message}`));
     }
+    // The dashboard's browser test drives Debian's Chromium; without it (not root, no apt) that test
+    // fails and says what to install, and everything else still runs.
+    await ensureChromium(progress).catch((err: Error) => progress(`warning: ${err.message}`));
     const databaseUrl = env.DATABASE_URL ?? (await startPostgres(dataDir, ports.postgres, progress));
     const redisUrl = env.REDIS_URL ?? (await startRedis(dataDir, ports.redis, progress, false));
     const temporal = env.TEMPORAL_ADDRESS

@@ -102,13 +102,13 @@ export async function up(): Promise<number> {
 
     const busy: string[] = [];
     for (const [name, port] of Object.entries(config.ports)) {
-      if (name !== 'dashboard' && (await isPortOpen(port))) busy.push(`${port} (${name})`);
+      if (await isPortOpen(port)) busy.push(`${port} (${name})`);
     }
     if (busy.length > 0) {
-      throw new Error(`port(s) ${busy.join(', ')} already in use: stop what holds them, or set FILTRATION_PORT, INFERENCE_PORT, ORCHESTRATION_PORT, ORCHESTRATION_GRPC_PORT, SIDECAR_PORT`);
+      throw new Error(`port(s) ${busy.join(', ')} already in use: stop what holds them, or set FILTRATION_PORT, INFERENCE_PORT, ORCHESTRATION_PORT, ORCHESTRATION_GRPC_PORT, SIDECAR_PORT, DASHBOARD_PORT`);
     }
-    progress('starting the gateways, the sidecar and the worker …');
-    stack = await startStack({ env: baseEnv, ports: config.ports, color: tty });
+    progress('starting the gateways, the sidecar, the worker and the dashboard …');
+    stack = await startStack({ env: baseEnv, ports: config.ports, color: tty, progress });
     stack.supervisor.onUnexpectedExit = (name, code) => {
       progress(`${name} exited unexpectedly (code ${code}); stopping everything`);
       void shutdown(1);
@@ -124,6 +124,7 @@ export async function up(): Promise<number> {
       ...demo,
       deployment_id: deploymentId,
       urls: {
+        dashboard: stack.urls.dashboard ?? '',
         inference: `${stack.urls.inference}/v1`,
         filtration: stack.urls.filtration,
         orchestration: stack.urls.orchestration,
@@ -206,6 +207,7 @@ function cliUrlFlags(urls: Record<string, string>): string {
 function printSummary(s: { demo_file: string; admin_email: string; admin_password: string; api_key: string; org_id: string; deployment_id: string; urls: Record<string, string> }) {
   const line = '─'.repeat(72);
   const rows: [string, string][] = [
+    ['Dashboard', `${s.urls.dashboard}  (sign in with the admin login below)`],
     ['OpenAI-compatible API', s.urls.inference!],
     ['Filtration gateway', s.urls.filtration!],
     ['Orchestration gateway', `${s.urls.orchestration}  (gRPC ${s.urls.orchestration_grpc})`],

@@ -18,6 +18,8 @@ import type { ManagementService } from './management-service.js';
 import { orchestrationProxy } from './orchestration-proxy.js';
 import { policyRoutes } from './policy-routes.js';
 import type { PolicyService } from './policy-service.js';
+import { usageRoutes } from './usage-routes.js';
+import type { UsageService } from './usage-service.js';
 import { ROUTE_PERMISSIONS, UNLISTED_ROUTES, routeKey } from './route-permissions.js';
 import { unavailableDependency } from './unavailable.js';
 
@@ -27,6 +29,7 @@ export interface FiltrationAppOptions {
   auth: AuthService;
   management: ManagementService;
   policy: PolicyService;
+  usage: UsageService;
   sessions: SessionRevocations;
   ready?: () => Promise<Record<string, boolean>>;
 }
@@ -69,6 +72,19 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
       }
     }
   });
+  // Before the access check: CORS headers then mark refusals too, so the dashboard can read them.
+  await fastify.register(commonPlugin, {
+    service: 'filtration',
+    title: 'Inferia filtration gateway',
+    ready: opts.ready,
+    corsOrigins: config.dashboardOrigins,
+    errorHandler: (err, req, reply) => {
+      const dependency = unavailableDependency(err);
+      if (!dependency) return sendInferiaError(req, reply, err);
+      req.log.warn({ err, dependency }, 'dependency unreachable');
+      return sendInferiaError(req, reply, new AppError('unavailable', `${dependency === 'database' ? 'The database' : 'Redis'} is unreachable; try again shortly.`));
+    },
+  });
   fastify.decorateRequest('caller', null);
   fastify.addHook('onRequest', async (req) => {
     const access = ROUTE_PERMISSIONS[routeKey(req.method, req.routeOptions.url ?? '')];
@@ -88,17 +104,6 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
     req.caller = caller;
   });
 
-  await fastify.register(commonPlugin, {
-    service: 'filtration',
-    title: 'Inferia filtration gateway',
-    ready: opts.ready,
-    errorHandler: (err, req, reply) => {
-      const dependency = unavailableDependency(err);
-      if (!dependency) return sendInferiaError(req, reply, err);
-      req.log.warn({ err, dependency }, 'dependency unreachable');
-      return sendInferiaError(req, reply, new AppError('unavailable', `${dependency === 'database' ? 'The database' : 'Redis'} is unreachable; try again shortly.`));
-    },
-  });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const meta = (req: FastifyRequest) => ({ ip: req.ip, userAgent: String(req.headers['user-agent'] ?? '') });
 
@@ -115,6 +120,7 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
   await app.register(managementRoutes, { management: opts.management });
   await app.register(adminRoutes, { management: opts.management, auth });
   await app.register(policyRoutes, { policy: opts.policy });
+  await app.register(usageRoutes, { usage: opts.usage });
   await app.register(orchestrationProxy, { orchestrationUrl: config.urls.orchestration });
 
   app.post('/internal/context', { schema: { body: ContextBody } }, async (req) =>

@@ -24,7 +24,8 @@ export async function managementRoutes(fastify: FastifyInstance, opts: { managem
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const { management } = opts;
 
-  app.get('/management/api-keys', { schema: { querystring: Page } }, async (req) => management.listKeys(callerOf(req), req.query));
+  const KeyQuery = Page.extend({ q: z.string().trim().min(1).max(200).optional(), status: z.enum(['active', 'revoked', 'all']).default('all') });
+  app.get('/management/api-keys', { schema: { querystring: KeyQuery } }, async (req) => management.listKeys(callerOf(req), req.query));
   app.post('/management/api-keys', { schema: { body: CreateKeyBody } }, async (req, reply) =>
     reply.status(201).send(await management.createKey(callerOf(req), req.body, requestMeta(req))),
   );

@@ -116,11 +116,17 @@ export class ManagementService {
     return { ...keyView(row), key: generated.key };
   }
 
-  async listKeys(caller: Caller, page: { limit: number; offset: number }) {
+  /** Newest first; `q` matches the name or prefix, `status` keeps live (`active`) or `revoked` keys. */
+  async listKeys(caller: Caller, page: { limit: number; offset: number; q?: string; status?: 'active' | 'revoked' | 'all' }) {
     const user = userOf(caller);
+    const conditions: Prisma.ApiKeyWhereInput[] = [{ orgId: user.orgId }];
+    if (page.q) conditions.push({ OR: [{ name: { contains: page.q, mode: 'insensitive' } }, { prefix: { contains: page.q.toLowerCase() } }] });
+    if (page.status === 'active') conditions.push({ revokedAt: null }, { OR: [{ expiresAt: null }, { expiresAt: { gt: new Date() } }] });
+    if (page.status === 'revoked') conditions.push({ revokedAt: { not: null } });
+    const where: Prisma.ApiKeyWhereInput = { AND: conditions };
     const [rows, total] = await Promise.all([
-      this.deps.db.apiKey.findMany({ where: { orgId: user.orgId }, orderBy: { createdAt: 'desc' }, take: page.limit, skip: page.offset }),
-      this.deps.db.apiKey.count({ where: { orgId: user.orgId } }),
+      this.deps.db.apiKey.findMany({ where, orderBy: { createdAt: 'desc' }, take: page.limit, skip: page.offset }),
+      this.deps.db.apiKey.count({ where }),
     ]);
     return { data: rows.map(keyView), total, limit: page.limit, offset: page.offset };
   }

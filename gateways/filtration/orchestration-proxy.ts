@@ -23,6 +23,8 @@ export async function orchestrationProxy(fastify: FastifyInstance, opts: { orche
         headers: {
           authorization: req.headers.authorization ?? '',
           'x-request-id': String(req.id),
+          // Honoured by the orchestration gateway only with TRUST_PROXY (its audit rows then name the client).
+          'x-forwarded-for': req.ip,
           ...(body === undefined ? {} : { 'content-type': 'application/json' }),
         },
         body: body === undefined ? undefined : JSON.stringify(body),

@@ -116,6 +116,11 @@ export async function policyRoutes(fastify: FastifyInstance, opts: { policy: Pol
   app.get('/management/knowledge-bases/:id/documents/:document_id/chunks', { schema: { params: DocParams } }, async (req) =>
     policy.listChunks(callerOf(req), req.params.id, req.params.document_id),
   );
+  app.post(
+    '/management/knowledge-bases/:id/query',
+    { schema: { params: Id, body: z.object({ query: z.string().trim().min(1).max(2000), top_k: z.number().int().min(1).max(20).default(4) }) } },
+    async (req) => policy.queryKnowledgeBase(callerOf(req), req.params.id, req.body),
+  );
   app.delete('/management/knowledge-bases/:id/documents/:document_id', { schema: { params: DocParams } }, async (req) =>
     policy.deleteDocument(callerOf(req), req.params.id, req.params.document_id, requestMeta(req)),
   );

@@ -11,6 +11,7 @@ import { encryptSecret } from '../../lib/crypto.js';
 import type { Db } from '../../lib/db.js';
 import { AppError, conflict, forbidden, notFound } from '../../lib/errors.js';
 import type { Caller } from '../../lib/http/auth.js';
+import { retrievePassages } from '../../lib/knowledge-retrieval.js';
 import { channels } from '../../lib/redis.js';
 import type { RequestMeta } from './management-service.js';
 
@@ -374,6 +375,23 @@ export class PolicyService {
       throw notFound(`document ${documentId}`);
     }
     return { data: chunks.map((c) => ({ ordinal: c.ordinal, content: c.content })) };
+  }
+
+  /**
+   * A retrieval preview: the chunks a request naming this knowledge base would get for `query`,
+   * ranked by the inference gateway's own code. Full text only here: this gateway does not route
+   * to embedding models, so a knowledge base with one may rank differently at inference time.
+   */
+  async queryKnowledgeBase(caller: Caller, kbId: string, input: { query: string; top_k: number }) {
+    const kb = await this.knowledgeBaseFor(caller, kbId);
+    const passages = await retrievePassages(this.deps.db, [{ id: kb.id, name: kb.name, embeddingModel: kb.embeddingModel }], { query: input.query, topK: input.top_k });
+    return {
+      knowledge_base_id: kb.id,
+      query: input.query,
+      methods: ['fulltext'],
+      vector_ranking_at_inference: kb.embeddingModel !== null,
+      data: passages.map((p, i) => ({ rank: i + 1, ...p.source, content: p.content })),
+    };
   }
 
   async deleteDocument(caller: Caller, kbId: string, documentId: string, meta: RequestMeta) {

@@ -40,6 +40,8 @@ export const ROUTE_PERMISSIONS: Record<string, RouteAccess> = {
   'POST /management/knowledge-bases/:id/documents': 'knowledge:write',
   'GET /management/knowledge-bases/:id/documents/:document_id/chunks': 'knowledge:read',
   'DELETE /management/knowledge-bases/:id/documents/:document_id': 'knowledge:write',
+  'POST /management/knowledge-bases/:id/query': 'knowledge:read',
+  'GET /management/usage': 'usage:read',
   'GET /management/quotas': 'policies:read',
   'PUT /management/quotas': 'policies:write',
 
@@ -75,7 +77,17 @@ export const ROUTE_PERMISSIONS: Record<string, RouteAccess> = {
   'POST /internal/logs': 'service',
 };
 
-/** Routes that need no entry: health, metrics and the OpenAPI document. */
-export const UNLISTED_ROUTES = new Set(['GET /healthz', 'GET /readyz', 'GET /metrics', 'GET /openapi.json', 'HEAD /healthz', 'HEAD /readyz', 'HEAD /metrics', 'HEAD /openapi.json']);
+/** Routes that need no entry: health, metrics, the OpenAPI document and CORS preflights (answered before any route runs). */
+export const UNLISTED_ROUTES = new Set([
+  'GET /healthz',
+  'GET /readyz',
+  'GET /metrics',
+  'GET /openapi.json',
+  'HEAD /healthz',
+  'HEAD /readyz',
+  'HEAD /metrics',
+  'HEAD /openapi.json',
+  'OPTIONS *',
+]);
 
 export const routeKey = (method: string, url: string) => `${method.toUpperCase()} ${url}`;

@@ -8,6 +8,7 @@ import { AuthService } from './auth-service.js';
 import { IdentityService } from './identity-service.js';
 import { ManagementService } from './management-service.js';
 import { PolicyService } from './policy-service.js';
+import { UsageService } from './usage-service.js';
 
 export function createFiltrationServices(deps: { db: Db; redis: Redis; config: Config }): Omit<FiltrationAppOptions, 'ready'> {
   const { db, redis, config } = deps;
@@ -19,6 +20,7 @@ export function createFiltrationServices(deps: { db: Db; redis: Redis; config: C
     auth,
     management: new ManagementService({ db, redis, config, endSessions: (userId) => auth.endAllSessions(userId) }),
     policy: new PolicyService({ db, redis, config }),
+    usage: new UsageService({ db }),
     sessions,
   };
 }

@@ -9,13 +9,14 @@
 //
 // Templates are text with `{{name}}` placeholders, replaced by plain substitution: nothing in a
 // template is evaluated. `{{context}}` in a template is where retrieved passages go; without it they
-// go in a system message of their own. Retrieval ranks chunks with Postgres full-text search, and
-// — when the knowledge base names an embedding model the org can reach — by cosine similarity of
-// embeddings too, the two rankings fused (reciprocal rank fusion).
+// go in a system message of their own. Retrieval (lib/knowledge-retrieval.ts, shared with the
+// management API's preview) ranks chunks with Postgres full-text search, and — when the knowledge
+// base names an embedding model the org can reach — by cosine similarity of embeddings too.
 import type { Redis } from 'ioredis';
 import { z } from 'zod';
-import { Prisma, type Db } from '../../lib/db.js';
+import type { Db } from '../../lib/db.js';
 import { AppError } from '../../lib/errors.js';
+import { retrievePassages, type RagSource } from '../../lib/knowledge-retrieval.js';
 import { channels } from '../../lib/redis.js';
 
 export const InferiaOptions = z
@@ -28,16 +29,7 @@ export const InferiaOptions = z
   .strict();
 export type InferiaOptions = z.infer<typeof InferiaOptions>;
 
-export interface RagSource {
-  knowledge_base: string;
-  document_id: string;
-  filename: string;
-  chunk_id: string;
-  ordinal: number;
-  score: number;
-  /** How it was found: `fulltext`, `vector` or both. */
-  method: string;
-}
+export type { RagSource };
 
 export interface Processed {
   /** The messages (chat) or prompt (completions) to send on. */
@@ -155,70 +147,13 @@ export class PromptProcessor {
     if (missing.length > 0) {
       throw new AppError('not_found', `Knowledge base \`${missing[0]}\` does not exist.`, { field: 'inferia.knowledge_bases', openai_code: 'knowledge_base_not_found' });
     }
-    const ids = kbs.map((k) => k.id);
-    const candidates = topK * 3;
-    const fulltext = await this.db.$queryRaw<ChunkHit[]>(Prisma.sql`
-      SELECT c.id, c.content, c.ordinal, c.document_id, c.knowledge_base_id, d.filename,
-             ts_rank_cd(to_tsvector('english', c.content), q) AS score
-        FROM knowledge_chunks c
-        JOIN knowledge_documents d ON d.id = c.document_id,
-             to_tsquery('english', replace(plainto_tsquery('english', ${query.slice(0, 2000)})::text, '&', '|')) q
-       WHERE c.knowledge_base_id = ANY(${ids}::uuid[])
-         AND to_tsvector('english', c.content) @@ q
-       ORDER BY score DESC, c.id
-       LIMIT ${candidates}`);
-    let vector: ChunkHit[] = [];
-    for (const kb of kbs) {
-      if (!kb.embeddingModel || !this.embed) continue;
-      try {
-        const [q] = await this.embed(orgId, kb.embeddingModel, [query.slice(0, 8000)], signal);
-        if (!q) continue;
-        vector = vector.concat(
-          await this.db.$queryRaw<ChunkHit[]>(Prisma.sql`
-            SELECT c.id, c.content, c.ordinal, c.document_id, c.knowledge_base_id, d.filename,
-                   (SELECT sum(a * b) FROM unnest(c.embedding, ${q}::float8[]) AS t(a, b))
-                     / NULLIF(sqrt((SELECT sum(a * a) FROM unnest(c.embedding) AS t(a))) * ${Math.hypot(...q)}, 0) AS score
-              FROM knowledge_chunks c
-              JOIN knowledge_documents d ON d.id = c.document_id
-             WHERE c.knowledge_base_id = ${kb.id}::uuid AND cardinality(c.embedding) = ${q.length}
-             ORDER BY score DESC NULLS LAST, c.id
-             LIMIT ${candidates}`),
-        );
-        this.fillEmbeddings(orgId, kb.id, kb.embeddingModel);
-      } catch {
-        // The embedding model is down or unreachable: full-text ranking still answers.
-      }
-    }
-    const kbName = new Map(kbs.map((k) => [k.id, k.name]));
-    // Reciprocal rank fusion: robust to the two scores being on different scales.
-    const fused = new Map<string, { hit: ChunkHit; score: number; methods: Set<string> }>();
-    const add = (hits: ChunkHit[], method: string) =>
-      hits.forEach((h, rank) => {
-        const e = fused.get(h.id) ?? { hit: h, score: 0, methods: new Set<string>() };
-        e.score += 1 / (60 + rank + 1);
-        e.methods.add(method);
-        fused.set(h.id, e);
-      });
-    add(fulltext, 'fulltext');
-    add(
-      vector.sort((a, b) => Number(b.score) - Number(a.score)),
-      'vector',
-    );
-    return [...fused.values()]
-      .sort((a, b) => b.score - a.score)
-      .slice(0, topK)
-      .map(({ hit, score, methods }) => ({
-        content: hit.content,
-        source: {
-          knowledge_base: kbName.get(hit.knowledge_base_id) ?? hit.knowledge_base_id,
-          document_id: hit.document_id,
-          filename: hit.filename,
-          chunk_id: hit.id,
-          ordinal: hit.ordinal,
-          score: Math.round(score * 1e6) / 1e6,
-          method: [...methods].sort().join('+'),
-        } satisfies RagSource,
-      }));
+    const embed = this.embed;
+    return retrievePassages(this.db, kbs, {
+      query,
+      topK,
+      embed: embed ? (model, texts) => embed(orgId, model, texts, signal) : undefined,
+      onVectorSearch: (kb) => this.fillEmbeddings(orgId, kb.id, kb.embeddingModel!),
+    });
   }
 
   /**
@@ -239,16 +174,6 @@ export class PromptProcessor {
       .catch(() => undefined)
       .finally(() => this.filling.delete(kbId));
   }
-}
-
-interface ChunkHit {
-  id: string;
-  content: string;
-  ordinal: number;
-  document_id: string;
-  knowledge_base_id: string;
-  filename: string;
-  score: number | null;
 }
 
 const isUuid = (s: string) => /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s);

@@ -43,7 +43,7 @@ export interface OrchestrationAppOptions {
 
 export async function orchestrationApp(fastify: FastifyInstance, opts: OrchestrationAppOptions) {
   const { config, service } = opts;
-  await fastify.register(commonPlugin, { service: 'orchestration', title: 'Inferia orchestration gateway', ready: opts.ready });
+  await fastify.register(commonPlugin, { service: 'orchestration', title: 'Inferia orchestration gateway', ready: opts.ready, corsOrigins: config.dashboardOrigins });
   await fastify.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   const caller = async (req: FastifyRequest): Promise<Caller> => {
@@ -51,9 +51,11 @@ export async function orchestrationApp(fastify: FastifyInstance, opts: Orchestra
     await opts.sessions?.assertLive(c);
     return c;
   };
+  // For the audit log: the filtration gateway forwards its own request id when it proxies.
+  const meta = (req: FastifyRequest) => ({ ip: req.ip, requestId: String(req.headers['x-request-id'] ?? req.id).slice(0, 200) });
 
   app.post('/deployment/registerModel', { schema: { body: RegisterModelBody } }, async (req, reply) =>
-    reply.status(201).send(await service.registerModel(await caller(req), req.body)),
+    reply.status(201).send(await service.registerModel(await caller(req), req.body, meta(req))),
   );
   app.get('/deployment/getModel/:name/:version', { schema: { params: ModelParams, querystring: OrgQuery } }, async (req) =>
     service.getModel(await caller(req), req.params.name, req.params.version, req.query.org_id),
@@ -64,10 +66,10 @@ export async function orchestrationApp(fastify: FastifyInstance, opts: Orchestra
   app.get('/deployment/listModels', { schema: { querystring: OrgQuery } }, async (req) => ({
     models: await service.listModels(await caller(req), undefined, req.query.org_id),
   }));
-  app.delete('/deployment/deleteModel', { schema: { body: DeleteModelBody } }, async (req) => service.deleteModel(await caller(req), req.body));
+  app.delete('/deployment/deleteModel', { schema: { body: DeleteModelBody } }, async (req) => service.deleteModel(await caller(req), req.body, meta(req)));
 
   app.post('/deployment/createpool', { schema: { body: CreatePoolBody } }, async (req, reply) =>
-    reply.status(201).send(await service.createPool(await caller(req), req.body)),
+    reply.status(201).send(await service.createPool(await caller(req), req.body, meta(req))),
   );
   app.get('/deployment/listPools/:owner_id', { schema: { params: OwnerIdParams } }, async (req) => ({
     pools: await service.listPools(await caller(req), req.params.owner_id),
@@ -75,10 +77,10 @@ export async function orchestrationApp(fastify: FastifyInstance, opts: Orchestra
   app.get('/deployment/list/pool/:pool_id/inventory', { schema: { params: PoolIdParams } }, async (req) =>
     service.poolInventory(await caller(req), req.params.pool_id),
   );
-  app.post('/deployment/deletepool/:pool_id', { schema: { params: PoolIdParams } }, async (req) => service.deletePool(await caller(req), req.params.pool_id));
+  app.post('/deployment/deletepool/:pool_id', { schema: { params: PoolIdParams } }, async (req) => service.deletePool(await caller(req), req.params.pool_id, meta(req)));
 
   app.post('/deployment/deploy', { schema: { body: DeployBody } }, async (req, reply) =>
-    reply.status(202).send(await service.deploy(await caller(req), req.body)),
+    reply.status(202).send(await service.deploy(await caller(req), req.body, meta(req))),
   );
   app.get('/deployment/deployments', { schema: { querystring: OrgQuery } }, async (req) => ({
     deployments: await service.listDeployments(await caller(req), req.query.org_id),
@@ -87,16 +89,16 @@ export async function orchestrationApp(fastify: FastifyInstance, opts: Orchestra
     service.getDeployment(await caller(req), req.params.deployment_id, { live: req.query.live }),
   );
   app.post('/deployment/start', { schema: { body: DeploymentIdBody } }, async (req, reply) =>
-    reply.status(202).send(await service.start(await caller(req), req.body.deployment_id)),
+    reply.status(202).send(await service.start(await caller(req), req.body.deployment_id, meta(req))),
   );
   app.post('/deployment/terminate', { schema: { body: DeploymentIdBody } }, async (req, reply) =>
-    reply.status(202).send(await service.terminate(await caller(req), req.body.deployment_id)),
+    reply.status(202).send(await service.terminate(await caller(req), req.body.deployment_id, meta(req))),
   );
   app.post('/deployment/scale', { schema: { body: ScaleBody } }, async (req, reply) =>
-    reply.status(202).send(await service.scale(await caller(req), req.body.deployment_id, req.body.replicas)),
+    reply.status(202).send(await service.scale(await caller(req), req.body.deployment_id, req.body.replicas, meta(req))),
   );
   app.delete('/deployment/delete/:deployment_id', { schema: { params: DeploymentIdParams } }, async (req, reply) =>
-    reply.status(202).send(await service.delete(await caller(req), req.params.deployment_id)),
+    reply.status(202).send(await service.delete(await caller(req), req.params.deployment_id, meta(req))),
   );
 
   app.get('/deployment/provider/resources', { schema: { querystring: ProviderQuery } }, async (req) =>

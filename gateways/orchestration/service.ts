@@ -10,6 +10,7 @@ import {
   WorkflowUpdateFailedError,
   type Client,
 } from '@temporalio/client';
+import { audit } from '../../lib/audit.js';
 import type { Config } from '../../lib/config.js';
 import { constantTimeEqual, keyedHash } from '../../lib/crypto.js';
 import type { Db } from '../../lib/db.js';
@@ -41,6 +42,12 @@ export interface OrchestrationDeps {
   config: Config;
   taskQueue?: string;
   log?: { warn: (obj: object, msg: string) => void };
+}
+
+/** Where a request came from, for the audit log. */
+export interface RequestMeta {
+  ip?: string | null;
+  requestId?: string | null;
 }
 
 type ModelRow = Awaited<ReturnType<Db['registeredModel']['findFirstOrThrow']>>;
@@ -114,21 +121,54 @@ export class OrchestrationService {
     this.taskQueue = deps.taskQueue ?? deps.config.temporal.taskQueue;
   }
 
+  /**
+   * Records an accepted change. Infrastructure changes live in workflows, not in one database
+   * transaction, so the row is written once the workflow took the change (never for a refused one).
+   */
+  private async audit(
+    caller: Caller,
+    orgId: string,
+    action: string,
+    resourceType: string,
+    resourceId: string,
+    before: Record<string, unknown> | null,
+    after: Record<string, unknown> | null,
+    meta: RequestMeta,
+  ) {
+    try {
+      await audit(this.deps.db, { orgId, actor: caller, action, resourceType, resourceId, before, after, ...meta });
+    } catch (err) {
+      this.deps.log?.warn({ err, action, resourceId }, 'could not write the audit row');
+    }
+  }
+
   // ───────────────────────────── model registry ─────────────────────────────
 
-  async registerModel(caller: Caller, input: RegisterModelInput) {
+  async registerModel(caller: Caller, input: RegisterModelInput, meta: RequestMeta = {}) {
     requirePermission(caller, 'models:write');
     const orgId = resolveOrg(caller, input.org_id);
     try {
-      const m = await this.deps.db.registeredModel.create({
-        data: {
+      const m = await this.deps.db.$transaction(async (tx) => {
+        const created = await tx.registeredModel.create({
+          data: {
+            orgId,
+            modelName: input.model_name,
+            modelVersion: input.model_version,
+            backend: input.backend,
+            artifactUri: input.artifact_uri,
+            configJson: input.config_json as object,
+          },
+        });
+        await audit(tx, {
           orgId,
-          modelName: input.model_name,
-          modelVersion: input.model_version,
-          backend: input.backend,
-          artifactUri: input.artifact_uri,
-          configJson: input.config_json as object,
-        },
+          actor: caller,
+          action: 'model.register',
+          resourceType: 'model',
+          resourceId: created.id,
+          after: { model_name: created.modelName, model_version: created.modelVersion, backend: created.backend },
+          ...meta,
+        });
+        return created;
       });
       return modelView(m);
     } catch (err) {
@@ -158,20 +198,23 @@ export class OrchestrationService {
     return rows.map(modelView);
   }
 
-  async deleteModel(caller: Caller, input: DeleteModelInput) {
+  async deleteModel(caller: Caller, input: DeleteModelInput, meta: RequestMeta = {}) {
     requirePermission(caller, 'models:write');
     const orgId = resolveOrg(caller, input.org_id);
     const m = await this.deps.db.registeredModel.findFirst({ where: { orgId, modelName: input.model_name, modelVersion: input.model_version } });
     if (!m) throw notFound(`model ${input.model_name} version ${input.model_version}`);
     const inUse = await this.deps.db.deployment.count({ where: { modelId: m.id } });
     if (inUse > 0) throw conflict(`model ${input.model_name} version ${input.model_version} is used by ${inUse} deployment(s); delete them first`);
-    await this.deps.db.registeredModel.delete({ where: { id: m.id } });
+    await this.deps.db.$transaction(async (tx) => {
+      await tx.registeredModel.delete({ where: { id: m.id } });
+      await audit(tx, { orgId, actor: caller, action: 'model.delete', resourceType: 'model', resourceId: m.id, before: { model_name: m.modelName, model_version: m.modelVersion }, ...meta });
+    });
     return { deleted: true, model_name: m.modelName, model_version: m.modelVersion };
   }
 
   // ───────────────────────────── compute pools ─────────────────────────────
 
-  async createPool(caller: Caller, input: CreatePoolInput) {
+  async createPool(caller: Caller, input: CreatePoolInput, meta: RequestMeta = {}) {
     requirePermission(caller, 'pools:write');
     const orgId = resolveOrg(caller, input.org_id);
     const ownerId = input.owner_id ?? (input.owner_type === 'org' ? orgId : caller.kind === 'user' ? caller.userId : orgId);
@@ -211,6 +254,7 @@ export class OrchestrationService {
       }
     }
     pool = (await this.deps.db.computePool.findUnique({ where: { id } })) ?? pool;
+    await this.audit(caller, orgId, 'pool.create', 'pool', id, null, { pool_name: pool.poolName, provider: pool.provider, status: pool.status }, meta);
     return poolView(pool);
   }
 
@@ -262,7 +306,7 @@ export class OrchestrationService {
     return { pool_id: pool.id, provider: pool.provider, nodes: nodes.map(nodeView) };
   }
 
-  async deletePool(caller: Caller, poolId: string) {
+  async deletePool(caller: Caller, poolId: string, meta: RequestMeta = {}) {
     requirePermission(caller, 'pools:write');
     const pool = await this.poolFor(caller, poolId);
     const using = await this.deps.db.deployment.count({ where: { poolId: pool.id } });
@@ -272,6 +316,7 @@ export class OrchestrationService {
       const view = await this.deps.temporal.withDeadline(Date.now() + 30_000, () =>
         this.deps.temporal.workflow.executeUpdateWithStart(deletePoolUpdate, { startWorkflowOperation: this.poolStart(pool, 'USE_EXISTING') }),
       );
+      await this.audit(caller, pool.orgId, 'pool.delete', 'pool', pool.id, { pool_name: pool.poolName, status: pool.status }, { status: view.status }, meta);
       return { pool_id: pool.id, deleted: view.status === 'DELETED', status: view.status };
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
@@ -284,7 +329,7 @@ export class OrchestrationService {
 
   // ───────────────────────────── deployments ─────────────────────────────
 
-  async deploy(caller: Caller, input: DeployInput) {
+  async deploy(caller: Caller, input: DeployInput, meta: RequestMeta = {}) {
     requirePermission(caller, 'deployments:write');
     const orgId = resolveOrg(caller, input.org_id);
     const { db, temporal, config } = this.deps;
@@ -352,6 +397,16 @@ export class OrchestrationService {
       this.deps.log?.warn({ err }, 'could not start deployment workflow');
       throw new AppError('unavailable', 'the orchestration engine (Temporal) is unreachable; nothing was deployed');
     }
+    await this.audit(
+      caller,
+      orgId,
+      'deployment.deploy',
+      'deployment',
+      id,
+      null,
+      { model: `${model.modelName}@${model.modelVersion}`, inference_model: spec.inferenceModel, pool_id: pool.id, replicas: spec.replicas, engine },
+      meta,
+    );
     return { deployment_id: id, status: 'PENDING', workflow_id: workflowId };
   }
 
@@ -422,12 +477,18 @@ export class OrchestrationService {
   }
 
   /** Sends a lifecycle update to the deployment's workflow; its validator decides if the transition is allowed. */
-  private async lifecycle(caller: Caller, deploymentId: string, action: 'start' | 'terminate' | 'delete' | 'scale', replicas?: number): Promise<DeploymentView> {
+  private async lifecycle(
+    caller: Caller,
+    deploymentId: string,
+    action: 'start' | 'terminate' | 'delete' | 'scale',
+    meta: RequestMeta,
+    replicas?: number,
+  ): Promise<DeploymentView> {
     requirePermission(caller, 'deployments:write');
     const d = await this.deploymentFor(caller, deploymentId);
     const handle = this.deps.temporal.workflow.getHandle(d.workflowId);
     try {
-      return await this.deps.temporal.withDeadline(Date.now() + 20_000, () => {
+      const view = await this.deps.temporal.withDeadline(Date.now() + 20_000, () => {
         switch (action) {
           case 'start':
             return handle.executeUpdate(startUpdate);
@@ -441,6 +502,17 @@ export class OrchestrationService {
             return assertNever(action);
         }
       });
+      await this.audit(
+        caller,
+        d.orgId,
+        `deployment.${action}`,
+        'deployment',
+        d.id,
+        { status: d.status, replicas: d.replicas },
+        { status: view.status, ...(action === 'scale' ? { replicas: view.targetReplicas } : {}) },
+        meta,
+      );
+      return view;
     } catch (err) {
       if (err instanceof WorkflowUpdateFailedError) {
         const cause = err.cause as { message?: string; type?: string } | undefined;
@@ -452,23 +524,23 @@ export class OrchestrationService {
     }
   }
 
-  async start(caller: Caller, deploymentId: string) {
-    const view = await this.lifecycle(caller, deploymentId, 'start');
+  async start(caller: Caller, deploymentId: string, meta: RequestMeta = {}) {
+    const view = await this.lifecycle(caller, deploymentId, 'start', meta);
     return { deployment_id: deploymentId, status: view.status, desired_state: view.desired };
   }
 
-  async terminate(caller: Caller, deploymentId: string) {
-    const view = await this.lifecycle(caller, deploymentId, 'terminate');
+  async terminate(caller: Caller, deploymentId: string, meta: RequestMeta = {}) {
+    const view = await this.lifecycle(caller, deploymentId, 'terminate', meta);
     return { deployment_id: deploymentId, status: view.status, desired_state: view.desired };
   }
 
-  async scale(caller: Caller, deploymentId: string, replicas: number) {
-    const view = await this.lifecycle(caller, deploymentId, 'scale', replicas);
+  async scale(caller: Caller, deploymentId: string, replicas: number, meta: RequestMeta = {}) {
+    const view = await this.lifecycle(caller, deploymentId, 'scale', meta, replicas);
     return { deployment_id: deploymentId, status: view.status, replicas: view.targetReplicas };
   }
 
-  async delete(caller: Caller, deploymentId: string) {
-    const view = await this.lifecycle(caller, deploymentId, 'delete');
+  async delete(caller: Caller, deploymentId: string, meta: RequestMeta = {}) {
+    const view = await this.lifecycle(caller, deploymentId, 'delete', meta);
     return { deployment_id: deploymentId, status: view.status, desired_state: view.desired };
   }
 

@@ -1,5 +1,6 @@
 // What every Inferia HTTP service has: zod validation, one error handler that names the bad
 // field and hides 5xx details, /healthz, /readyz, /metrics (Prometheus), /openapi.json.
+import fastifyCors from '@fastify/cors';
 import fastifySwagger from '@fastify/swagger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
@@ -15,6 +16,12 @@ export interface CommonOptions {
   /** Replaces the `{error:{code,message,details}}` shape (the inference gateway answers in OpenAI's). */
   errorHandler?: (err: unknown, req: FastifyRequest, reply: FastifyReply) => unknown;
   notFoundHandler?: (req: FastifyRequest, reply: FastifyReply) => unknown;
+  /**
+   * Browser origins allowed to call this service (the dashboard, served on its own port). Its
+   * hook answers preflights and marks every answer, errors included, so register this plugin
+   * before any hook that may refuse a request.
+   */
+  corsOrigins?: string[];
 }
 
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
@@ -67,6 +74,16 @@ export const commonPlugin = fp<CommonOptions>(
   async (app: FastifyInstance, opts) => {
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
+
+    if (opts.corsOrigins && opts.corsOrigins.length > 0) {
+      // Bearer tokens travel in a header, never in cookies: no credentials mode is needed.
+      await app.register(fastifyCors, {
+        origin: opts.corsOrigins,
+        methods: ['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'],
+        exposedHeaders: ['x-request-id', 'retry-after'],
+        maxAge: 600,
+      });
+    }
 
     await app.register(fastifySwagger, {
       openapi: { info: { title: opts.title, version: '0.1.0' } },

@@ -44,6 +44,15 @@ export async function ensureSystemServices(progress: Progress, need: { postgres:
   for (const unit of missing) runSync('service', [unit === 'postgresql' ? 'postgresql' : 'redis-server', 'stop']);
 }
 
+/** Where the dashboard's browser tests find Chromium (Debian's package; CHROMIUM_PATH overrides). */
+export const chromiumPath = () => process.env.CHROMIUM_PATH || '/usr/bin/chromium';
+
+/** Installs Debian's Chromium for the dashboard's browser tests when it is missing (and root), like Postgres and Redis. */
+export async function ensureChromium(progress: Progress): Promise<void> {
+  if (existsSync(chromiumPath())) return;
+  await ensureDebianPackages(['chromium'], progress);
+}
+
 function goBinDir(): string | undefined {
   if (!which('go')) return undefined;
   const gobin = runSync('go', ['env', 'GOBIN']).stdout.trim();

@@ -1,5 +1,6 @@
 // Starts Inferia's own processes (gateways, sidecar, worker) against given services. Used by
 // `inferia up` and by the end-to-end tests, so both run the stack the same way.
+import { ensureDashboardBuilt } from './dashboard-build.js';
 import { Supervisor } from './supervisor.js';
 
 export interface StackPorts {
@@ -8,6 +9,8 @@ export interface StackPorts {
   orchestration: number;
   orchestrationGrpc: number;
   sidecar: number;
+  /** The admin dashboard; left out, no dashboard is started. */
+  dashboard?: number;
 }
 
 export interface StackOptions {
@@ -16,11 +19,13 @@ export interface StackOptions {
   ports: StackPorts;
   color?: boolean;
   quiet?: boolean;
+  /** Progress of slow preparation (the dashboard build). */
+  progress?: (message: string) => void;
 }
 
 export interface Stack {
   supervisor: Supervisor;
-  urls: { filtration: string; inference: string; orchestration: string; orchestrationGrpc: string; sidecar: string };
+  urls: { filtration: string; inference: string; orchestration: string; orchestrationGrpc: string; sidecar: string; dashboard?: string };
   env: NodeJS.ProcessEnv;
   stop(): Promise<void>;
 }
@@ -34,6 +39,7 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     orchestration: local(ports.orchestration),
     orchestrationGrpc: `127.0.0.1:${ports.orchestrationGrpc}`,
     sidecar: local(ports.sidecar),
+    ...(ports.dashboard ? { dashboard: local(ports.dashboard) } : {}),
   };
   const env: NodeJS.ProcessEnv = {
     ...opts.env,
@@ -42,21 +48,26 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
     ORCHESTRATION_PORT: String(ports.orchestration),
     ORCHESTRATION_GRPC_PORT: String(ports.orchestrationGrpc),
     SIDECAR_PORT: String(ports.sidecar),
+    ...(ports.dashboard ? { DASHBOARD_PORT: String(ports.dashboard) } : {}),
     FILTRATION_URL: urls.filtration,
+    INFERENCE_URL: urls.inference,
     ORCHESTRATION_URL: urls.orchestration,
     NOSANA_SIDECAR_URL: urls.sidecar,
   };
   const supervisor = new Supervisor({ color: opts.color ?? false, quiet: opts.quiet });
+  if (ports.dashboard) await ensureDashboardBuilt(opts.progress ?? (() => {}));
   const http = [
     { name: 'filtration', script: 'gateways/filtration/main.ts', url: urls.filtration },
     { name: 'orchestration', script: 'gateways/orchestration/main.ts', url: urls.orchestration },
     { name: 'sidecar', script: 'sidecar/main.ts', url: urls.sidecar },
     { name: 'inference', script: 'gateways/inference/main.ts', url: urls.inference },
+    ...(urls.dashboard ? [{ name: 'dashboard', script: 'dashboard/server.ts', url: urls.dashboard }] : []),
   ];
   try {
     for (const p of http) supervisor.start({ name: p.name, script: p.script, env });
     supervisor.start({ name: 'worker', script: 'worker/main.ts', env });
-    await Promise.all(http.map((p) => supervisor.waitHealthy(p.name, `${p.url}/healthz`)));
+    // Six TypeScript processes starting at once on a small, busy machine can take a while.
+    await Promise.all(http.map((p) => supervisor.waitHealthy(p.name, `${p.url}/healthz`, 180_000)));
   } catch (err) {
     await supervisor.stopAll(3000);
     throw err;

@@ -56,6 +56,7 @@ describe('npm run up', () => {
       ORCHESTRATION_PORT: await freePort(),
       ORCHESTRATION_GRPC_PORT: await freePort(),
       SIDECAR_PORT: await freePort(),
+      DASHBOARD_PORT: await freePort(),
     };
     // A clean environment: no external services, no secrets, as on a newcomer's machine.
     const env: NodeJS.ProcessEnv = { PATH: process.env.PATH, HOME: process.env.HOME, INFERIA_DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
@@ -82,6 +83,12 @@ describe('npm run up', () => {
     expect(answer.choices[0]?.message.content).toContain('You said: Hello');
     const ui = await fetch(demo.urls.temporal_ui!);
     expect(ui.status).toBe(200);
+    expect(output).toContain(`http://127.0.0.1:${ports.DASHBOARD_PORT}`);
+    const page = await fetch(`${demo.urls.dashboard}/deployments`);
+    expect(page.headers.get('content-type')).toContain('text/html');
+    expect(await page.text()).toContain('<div id="root">');
+    const runtime = (await (await fetch(`${demo.urls.dashboard}/config.json`)).json()) as Record<string, string>;
+    expect(runtime).toMatchObject({ filtration_url: `http://127.0.0.1:${ports.FILTRATION_PORT}`, temporal_ui_url: demo.urls.temporal_ui });
 
     expect(await stopUp(child)).toBe(0);
     for (const port of Object.values(ports)) expect(await isPortOpen(port), `port ${port} still open`).toBe(false);

@@ -290,6 +290,24 @@ describe('orchestration gateway: a deployment from registration to deletion', ()
     expect(deleted.body).toMatchObject({ deleted: true, status: 'DELETED' });
     expect((await temporal.workflow.getHandle(workflowIds.pool(poolId)).result()).status).toBe('DELETED');
     expect((await call('GET', `/deployment/list/pool/${poolId}/inventory`, ownerToken)).status).toBe(404);
+
+    // Every accepted change is in the audit log, with who and from where; the refused ones are not.
+    const rows = await services.db.auditLog.findMany({ where: { orgId: org.org_id, resourceId: { in: [id, poolId, registered.body.model_id as string] } }, orderBy: { id: 'asc' } });
+    expect(rows.map((r) => r.action)).toEqual([
+      'model.register',
+      'pool.create',
+      'deployment.deploy',
+      'deployment.scale',
+      'deployment.scale',
+      'deployment.terminate',
+      'deployment.start',
+      'deployment.terminate',
+      'deployment.delete',
+      'model.delete',
+      'pool.delete',
+    ]);
+    expect(rows.every((r) => r.actorId === org.user_id && r.actorType === 'user' && r.ip)).toBe(true);
+    expect(rows.find((r) => r.action === 'deployment.deploy')?.after).toMatchObject({ model: `${modelName}@2.0`, replicas: 2, pool_id: poolId });
   });
 
   it('deletes a pool that was created before it had a workflow (seeded), through update-with-start', async () => {
