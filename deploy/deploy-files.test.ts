@@ -19,6 +19,7 @@ const PORTS: Record<string, number[]> = {
   'gateways/inference/main.ts': [defaults.inference],
   'gateways/orchestration/main.ts': [defaults.orchestration, defaults.orchestrationGrpc],
   'sidecar/main.ts': [defaults.sidecar],
+  'dashboard/server.ts': [defaults.dashboard],
   'worker/main.ts': [9464],
   'bin/inferia.ts': [],
 };
