@@ -369,7 +369,7 @@ describe('the admin dashboard, as an operator uses it', () => {
     await page.getByRole('button', { name: 'Add provider' }).click();
     const dialog = page.getByRole('dialog');
     await dialog.getByLabel('Name', { exact: true }).fill('upstream');
-    await dialog.getByLabel('Base URL').fill('http://127.0.0.1:9/v1');
+    await dialog.getByLabel('Base URL').fill('https://203.0.113.10/v1');
     await dialog.getByLabel('Settings (JSON)').fill('{"models": ["upstream-model"]}');
     await dialog.getByLabel('Credential value').fill('sk-provider-secret-never-shown');
     await dialog.getByRole('button', { name: 'Save' }).click();
