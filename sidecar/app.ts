@@ -74,7 +74,7 @@ const resourceBody = (r: DepinResource): z.infer<typeof ResourceBody> => ({
 
 export async function sidecarApp(fastify: FastifyInstance, opts: SidecarAppOptions) {
   const { config } = opts;
-  await fastify.register(commonPlugin, { service: 'sidecar', title: 'Inferia DePIN sidecar' });
+  await fastify.register(commonPlugin, { service: 'sidecar', title: 'Inferia DePIN sidecar', isPublic: (_method, url) => url === '/status' });
 
   fastify.get('/status', async () => ({
     service: 'depin-sidecar',

@@ -2,6 +2,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isoDateTime } from '../../lib/http/common.js';
 import { callerOf } from './app.js';
 import type { AuthService } from './auth-service.js';
 import { Page, requestMeta } from './management-routes.js';
@@ -22,8 +23,8 @@ const AuditQuery = Page.extend({
   action: z.string().max(100).optional(),
   resource_type: z.string().max(100).optional(),
   resource_id: z.string().max(200).optional(),
-  from: z.iso.datetime({ offset: true }).optional(),
-  to: z.iso.datetime({ offset: true }).optional(),
+  from: isoDateTime().optional(),
+  to: isoDateTime().optional(),
 });
 
 export async function adminRoutes(fastify: FastifyInstance, opts: { management: ManagementService; auth: AuthService }) {

@@ -78,6 +78,7 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
     title: 'Inferia filtration gateway',
     ready: opts.ready,
     corsOrigins: config.dashboardOrigins,
+    isPublic: (method, url) => ROUTE_PERMISSIONS[routeKey(method, url)] === 'public',
     errorHandler: (err, req, reply) => {
       const dependency = unavailableDependency(err);
       if (!dependency) return sendInferiaError(req, reply, err);
@@ -97,10 +98,8 @@ export async function filtrationApp(fastify: FastifyInstance, opts: FiltrationAp
     }
     const caller = authenticate(config, req);
     await sessions.assertLive(caller);
-    if (access !== 'user') {
-      if (caller.kind === 'service') throw forbidden('a user token is required');
-      requirePermission(caller, access);
-    }
+    if (caller.kind === 'service') throw forbidden('a user token is required');
+    if (access !== 'user') requirePermission(caller, access);
     req.caller = caller;
   });
 

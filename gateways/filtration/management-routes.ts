@@ -3,6 +3,7 @@
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isoDateTime } from '../../lib/http/common.js';
 import { callerOf } from './app.js';
 import type { ManagementService } from './management-service.js';
 
@@ -15,7 +16,7 @@ const CreateKeyBody = z.object({
   fallback_models: z.array(z.string().trim().min(1).max(256)).max(10).default([]),
   rpm_limit: z.number().int().min(1).max(1_000_000).nullish(),
   tpm_limit: z.number().int().min(1).max(1_000_000_000).nullish(),
-  expires_at: z.iso.datetime({ offset: true }).nullish(),
+  expires_at: isoDateTime().nullish(),
 });
 
 export const requestMeta = (req: FastifyRequest) => ({ ip: req.ip, requestId: String(req.id) });

@@ -3,6 +3,7 @@
 import type { FastifyInstance } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
+import { isoDateTime, PG_INT_MAX } from '../../lib/http/common.js';
 import { PROVIDERS } from '../../lib/providers.js';
 import { callerOf } from './app.js';
 import { requestMeta } from './management-routes.js';
@@ -63,15 +64,15 @@ const LogEntry = z.object({
   deployment_id: z.uuid().nullish(),
   replica: z.string().max(300).nullish(),
   stream: z.boolean().optional(),
-  prompt_tokens: z.number().int().min(0).optional(),
-  completion_tokens: z.number().int().min(0).optional(),
-  latency_ms: z.number().int().min(0).optional(),
-  ttfb_ms: z.number().int().min(0).nullish(),
+  prompt_tokens: z.number().int().min(0).max(PG_INT_MAX).optional(),
+  completion_tokens: z.number().int().min(0).max(PG_INT_MAX).optional(),
+  latency_ms: z.number().int().min(0).max(PG_INT_MAX).optional(),
+  ttfb_ms: z.number().int().min(0).max(PG_INT_MAX).nullish(),
   status_code: z.number().int().min(100).max(599),
   error_code: z.string().max(100).nullish(),
   guardrails: z.array(z.unknown()).max(100).optional(),
   rag_sources: z.array(z.unknown()).max(100).optional(),
-  created_at: z.iso.datetime({ offset: true }).optional(),
+  created_at: isoDateTime().optional(),
 });
 
 export async function policyRoutes(fastify: FastifyInstance, opts: { policy: PolicyService }) {

@@ -46,13 +46,21 @@ export async function orchestrationApp(fastify: FastifyInstance, opts: Orchestra
   await fastify.register(commonPlugin, { service: 'orchestration', title: 'Inferia orchestration gateway', ready: opts.ready, corsOrigins: config.dashboardOrigins });
   await fastify.register(websocket, { options: { maxPayload: 64 * 1024 } });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
-  const caller = async (req: FastifyRequest): Promise<Caller> => {
+  const verify = async (req: FastifyRequest): Promise<Caller> => {
     const c = authenticate(config, req);
     await opts.sessions?.assertLive(c);
     return c;
   };
   // For the audit log: the filtration gateway forwards its own request id when it proxies.
   const meta = (req: FastifyRequest) => ({ ip: req.ip, requestId: String(req.headers['x-request-id'] ?? req.id).slice(0, 200) });
+  // Who is asking is settled before the body is read: a caller without a valid token gets 401, never
+  // a validation answer. (/inventory/* names its node in the body; the log socket has its ticket.)
+  const callers = new WeakMap<FastifyRequest, Caller>();
+  fastify.addHook('onRequest', async (req) => {
+    const url = req.routeOptions.url;
+    if (url?.startsWith('/deployment/') && !url.endsWith('/ws')) callers.set(req, await verify(req));
+  });
+  const caller = async (req: FastifyRequest): Promise<Caller> => callers.get(req) ?? verify(req);
 
   app.post('/deployment/registerModel', { schema: { body: RegisterModelBody } }, async (req, reply) =>
     reply.status(201).send(await service.registerModel(await caller(req), req.body, meta(req))),

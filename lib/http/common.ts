@@ -1,11 +1,14 @@
 // What every Inferia HTTP service has: zod validation, one error handler that names the bad
-// field and hides 5xx details, /healthz, /readyz, /metrics (Prometheus), /openapi.json.
+// field and hides 5xx details, /healthz, /readyz, /metrics (Prometheus), /openapi.json (with who
+// may call each route), and JSON input Postgres and the rest of the stack can take: no NUL
+// characters or lone surrogates, no nesting that would blow a recursive stack.
 import fastifyCors from '@fastify/cors';
 import fastifySwagger from '@fastify/swagger';
 import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { z } from 'zod';
 import { AppError } from '../errors.js';
 
 export interface CommonOptions {
@@ -22,6 +25,8 @@ export interface CommonOptions {
    * before any hook that may refuse a request.
    */
   corsOrigins?: string[];
+  /** Routes anyone may call (documented without `security` in /openapi.json); every other one takes a bearer token. */
+  isPublic?: (method: string, url: string) => boolean;
 }
 
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
@@ -31,12 +36,113 @@ export interface ErrorBody {
   code: string;
   message: string;
   details?: Record<string, unknown>;
+  /** Set when the database, not validation, refused the input: a check is missing (logged, never sent). */
+  refusedByDatabase?: boolean;
 }
 
 declare module 'fastify' {
   interface FastifyInstance {
     metrics: Registry;
   }
+}
+
+/** The largest value of a Postgres `integer` column. */
+export const PG_INT_MAX = 2_147_483_647;
+
+const EARLIEST = Date.parse('0001-01-02T00:00:00Z');
+const LATEST = Date.parse('9999-12-30T00:00:00Z');
+/**
+ * An ISO 8601 instant with an offset, within years 1 to 9999 in UTC: Postgres has no year 0, and
+ * an instant past 9999 is stored but cannot be read back as a Date.
+ */
+export const isoDateTime = () =>
+  z.iso.datetime({ offset: true }).refine((v) => {
+    const t = Date.parse(v);
+    return t >= EARLIEST && t <= LATEST;
+  }, 'must be between the years 0001 and 9999');
+
+/** JSON nested deeper than this is refused: recursive code downstream (JSON.stringify, Prisma, loggers) would overflow. */
+export const MAX_JSON_DEPTH = 64;
+
+/** Why a string cannot be accepted: Postgres refuses NUL in text and jsonb; a lone surrogate has no UTF-8 form. */
+function badText(s: string): string | undefined {
+  if (s.includes('\u0000')) return 'must not contain NUL (\\u0000) characters';
+  if (!(s as string & { isWellFormed(): boolean }).isWellFormed()) return 'must be valid Unicode (it has a lone surrogate)';
+  return undefined;
+}
+
+interface Visit {
+  value: unknown;
+  depth: number;
+  key: string;
+  parent: Visit | undefined;
+}
+const pathOf = (v: Visit | undefined): string[] => {
+  const keys: string[] = [];
+  for (let at = v; at?.parent; at = at.parent) keys.push(at.key);
+  return keys.reverse();
+};
+
+/**
+ * The first problem in a parsed JSON value, with where it is: nesting deeper than `maxDepth`, or
+ * (when `checkText`) a string or key that cannot be stored. Iterative, so any depth is safe.
+ */
+export function inspectJson(value: unknown, opts: { maxDepth?: number; checkText?: boolean } = {}): { path: string[]; reason: string } | undefined {
+  const maxDepth = opts.maxDepth ?? MAX_JSON_DEPTH;
+  const checkText = opts.checkText ?? true;
+  const stack: Visit[] = [{ value, depth: 0, key: '', parent: undefined }];
+  while (stack.length > 0) {
+    const at = stack.pop()!;
+    const v = at.value;
+    if (typeof v === 'string') {
+      const why = checkText ? badText(v) : undefined;
+      if (why) return { path: pathOf(at), reason: why };
+      continue;
+    }
+    if (v === null || typeof v !== 'object') continue;
+    if (at.depth >= maxDepth) return { path: pathOf(at).slice(0, 6), reason: `is nested more than ${maxDepth} levels deep` };
+    if (Array.isArray(v)) {
+      for (let i = v.length - 1; i >= 0; i--) stack.push({ value: v[i], depth: at.depth + 1, key: String(i), parent: at });
+      continue;
+    }
+    for (const k of Object.keys(v)) {
+      const why = checkText ? badText(k) : undefined;
+      if (why) return { path: [...pathOf(at), k], reason: `key ${why}` };
+      stack.push({ value: (v as Record<string, unknown>)[k], depth: at.depth + 1, key: k, parent: at });
+    }
+  }
+  return undefined;
+}
+
+const fieldName = (context: string, path: string[]) => (path.length > 0 ? `${context}.${path.join('.')}` : context);
+const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+/** SQLSTATE classes a malformed value causes (22: data exception; 54000: an index row too large), as a client error. */
+function describeDbError(err: unknown): ErrorBody | undefined {
+  const e = err as { name?: string; code?: unknown; meta?: { target?: unknown; column_name?: unknown; driverAdapterError?: { cause?: { originalCode?: unknown } } } };
+  if (typeof e?.code !== 'string' || !/^PrismaClient/.test(e.constructor?.name ?? '')) return undefined;
+  const sqlState = String(e.meta?.driverAdapterError?.cause?.originalCode ?? '');
+  const column = typeof e.meta?.column_name === 'string' ? e.meta.column_name : undefined;
+  const bad = (message: string): ErrorBody => ({ status: 400, code: 'bad_request', message, details: column ? { field: column } : {}, refusedByDatabase: true });
+  switch (e.code) {
+    case 'P2000':
+      return bad(`${column ?? 'a value'}: is too long`);
+    case 'P2020':
+    case 'P2033':
+      return bad(`${column ?? 'a number'}: is out of range`);
+    case 'P2023':
+      return bad(`${column ?? 'a value'}: has the wrong format`);
+    case 'P2002':
+      return { status: 409, code: 'conflict', message: 'conflicts with an existing record', details: Array.isArray(e.meta?.target) ? { fields: e.meta.target } : {} };
+    case 'P2025':
+      return { status: 404, code: 'not_found', message: 'not found (it may have just been removed)' };
+  }
+  if (sqlState === '22021' || sqlState === '22P05') return bad('text must not contain NUL (\\u0000) characters');
+  if (sqlState === '22003') return bad('a number is out of range');
+  if (sqlState === '22001') return bad('a value is too long');
+  if (sqlState === '54000') return bad('a value is too long to be indexed; shorten it');
+  if (sqlState.startsWith('22')) return bad('a value has the wrong format or is out of range');
+  return undefined;
 }
 
 /** Turns any thrown error into a status, a stable code and a message safe to show the client. */
@@ -60,12 +166,13 @@ export function describeError(err: unknown): ErrorBody {
     const code = fe.statusCode === 413 ? 'payload_too_large' : fe.statusCode === 415 ? 'unsupported_media_type' : 'bad_request';
     return { status: fe.statusCode, code, message: fe.message };
   }
-  return { status: 500, code: 'internal', message: 'internal server error' };
+  return describeDbError(err) ?? { status: 500, code: 'internal', message: 'internal server error' };
 }
 
 export function sendInferiaError(req: FastifyRequest, reply: FastifyReply, err: unknown) {
   const e = describeError(err);
   if (e.status >= 500) req.log.error({ err }, 'request failed');
+  else if (e.refusedByDatabase) req.log.warn({ err }, 'input refused by the database: its validation is missing');
   if (typeof e.details?.retry_after === 'number') reply.header('retry-after', String(e.details.retry_after));
   return reply.status(e.status).send({ error: { code: e.code, message: e.message, details: e.details ?? {} } });
 }
@@ -86,8 +193,42 @@ export const commonPlugin = fp<CommonOptions>(
     }
 
     await app.register(fastifySwagger, {
-      openapi: { info: { title: opts.title, version: '0.1.0' } },
-      transform: jsonSchemaTransform,
+      openapi: {
+        info: { title: opts.title, version: '0.1.0' },
+        components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer' } } },
+      },
+      transform: (input) => {
+        const out = jsonSchemaTransform(input);
+        if ((out.schema as { hide?: boolean } | undefined)?.hide) return out;
+        const method = [input.route.method].flat()[0] ?? 'GET';
+        const open = opts.isPublic?.(method, input.route.url) ?? false;
+        return { ...out, schema: { ...(out.schema ?? {}), security: open ? [] : [{ bearerAuth: [] }] } };
+      },
+    });
+
+    // JSON bodies: Fastify's own parser (prototype-poisoning checks included), then the checks
+    // above. Strings are only walked when the raw text holds an escape that could be bad.
+    const parseJson = app.getDefaultJsonParser(app.initialConfig.onProtoPoisoning ?? 'error', app.initialConfig.onConstructorPoisoning ?? 'error');
+    app.removeContentTypeParser('application/json');
+    app.addContentTypeParser('application/json', { parseAs: 'string' }, (req, body, done) => {
+      void parseJson(req, body as string, (err, value) => {
+        if (err) return done(err, undefined);
+        const raw = body as string;
+        const problem = inspectJson(value, { checkText: raw.includes('\\u0000') || LONE_SURROGATE_ESCAPE.test(raw) });
+        if (!problem) return done(null, value);
+        const field = fieldName('body', problem.path);
+        done(new AppError('bad_request', `${field}: ${problem.reason}`, { field }), undefined);
+      });
+    });
+    // Path and query strings reach queries too.
+    app.addHook('preValidation', async (req) => {
+      for (const [context, values] of [['params', req.params], ['querystring', req.query]] as const) {
+        const problem = values && typeof values === 'object' ? inspectJson(values, { maxDepth: 4 }) : undefined;
+        if (problem) {
+          const field = fieldName(context, problem.path.slice(0, 1));
+          throw new AppError('bad_request', `${field}: ${problem.reason}`, { field });
+        }
+      }
     });
 
     const registry = new Registry();
