@@ -1,6 +1,8 @@
-// Crash-proof orchestration: the worker process is SIGKILLed in the middle of a deployment's
-// provisioning, and the orchestration gateway is restarted mid-flow; in both cases the
-// deployment still reaches RUNNING with exactly one engine per replica.
+// Chaos 1 — worker SIGKILLed mid-activity. The worker process is SIGKILLed while startReplica
+// runs (the first engine exists, the others do not yet); a new worker on the same task queue picks
+// the activity up after its heartbeat timeout (20 s) and the deployment still reaches RUNNING with
+// exactly one engine per replica: the retried activity finds what the dead one started. Also: the
+// orchestration gateway restarted mid-flow (engines retry their READY heartbeat until it is back).
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -80,8 +82,8 @@ afterAll(async () => {
   await services?.close();
 });
 
-describe('crash-proof deployments', () => {
-  it('survives a SIGKILLed worker mid-provisioning: RUNNING, one engine per replica', async () => {
+describe('chaos: worker SIGKILLed mid-activity', () => {
+  it('worker SIGKILLed mid-startReplica → a restarted worker completes it: RUNNING within 120 s, exactly one engine per replica, none after terminate', async () => {
     const first = workers.start({ name: 'worker-1', script: 'worker/main.ts', env });
     const deployed = await call('POST', '/deployment/deploy', {
       model_name: 'mock',
@@ -112,7 +114,7 @@ describe('crash-proof deployments', () => {
     expect(engineProcesses(id)).toBe(0);
   }, 240_000); // several 60 s waits in a row on a loaded machine
 
-  it('survives a restart of the orchestration gateway mid-flow', async () => {
+  it('orchestration gateway restarted mid-flow → RUNNING within 120 s, exactly one engine per replica', async () => {
     const deployed = await call('POST', '/deployment/deploy', {
       model_name: 'mock',
       pool_id: org.pool_id,

@@ -1,4 +1,4 @@
-// Postgres stopped under load (`pg_ctl stop -m fast`, then started again) beneath the running
+// Chaos 3 — Postgres stopped under load (`pg_ctl stop -m fast`, then started again) beneath the running
 // platform: the inference hot path keeps serving from memory (routes, key contexts, limits and logs
 // in Redis), a key never seen before is refused with 503, and afterwards every request a client got
 // an `x-request-id` for has exactly one row in `inference_logs`. The cluster is this test's own: the
@@ -59,8 +59,8 @@ afterAll(async () => {
 
 type Phase = 'before' | 'outage' | 'after';
 
-describe('Postgres stopped under load', () => {
-  it('keeps serving from memory and stores every request log exactly once when it is back', async () => {
+describe('chaos: Postgres stopped under load', () => {
+  it('Postgres stopped ~8 s under load → every request answered 200, every log stored exactly once within 90 s of the restart, deployment still RUNNING', async () => {
     const inference = platform.stack.urls.inference;
     const results: (ChatResult & { phase: Phase })[] = [];
     let phase: Phase = 'before';

@@ -1,4 +1,4 @@
-// Redis taken away under the running platform, first frozen (SIGSTOP: connections stay open and
+// Chaos 2 — Redis taken away under the running platform, first frozen (SIGSTOP: connections stay open and
 // nothing answers), then killed, then started again. The documented choice: with
 // LIMITER_FAILURE_MODE=closed (the default) a request is refused with 503 `rate_limiter_unavailable`
 // in OpenAI's error shape, in bounded time; with `open` it is served, uncounted. Once Redis is back,
@@ -93,7 +93,7 @@ afterAll(async () => {
   folder?.remove();
 }, 120_000);
 
-describe('Redis unreachable under the running platform', () => {
+describe('chaos: Redis frozen, killed and restarted under the running platform', () => {
   it('serves and counts while Redis is up', async () => {
     for (const gateway of ['closed', 'open'] as const) {
       expectServed(await send('before', gateway, org.api_key));
@@ -106,7 +106,7 @@ describe('Redis unreachable under the running platform', () => {
     expectServed(await send('before', 'closed', keys.quota));
   });
 
-  it('frozen Redis: closed refuses with 503 in bounded time, open serves', async () => {
+  it('frozen Redis → LIMITER_FAILURE_MODE=closed answers 503 rate_limiter_unavailable within 10 s, open serves 200', async () => {
     redis.signal('SIGSTOP');
     const burst = await Promise.all(Array.from({ length: 6 }, (_, i) => send('frozen', 'closed', org.api_key, { stream: i % 2 === 0 })));
     burst.forEach(expectLimiterUnavailable);
@@ -123,7 +123,7 @@ describe('Redis unreachable under the running platform', () => {
     expect(refused).toMatchObject({ status: 503, body: { error: { code: 'unavailable' } } });
   }, 120_000);
 
-  it('killed Redis: the same, and a revocation made meanwhile cannot be announced', async () => {
+  it('killed Redis → the same (closed 503 within 10 s, open 200), refused requests are not counted', async () => {
     const pid = redis.pid();
     redis.signal('SIGKILL');
     await waitFor(async () => {
@@ -145,7 +145,7 @@ describe('Redis unreachable under the running platform', () => {
     expectLimiterUnavailable(await send('killed', 'closed', keys.quota));
   }, 120_000);
 
-  it('once Redis is back: serves, enforces limits where they were, stores every buffered log once, hears revocations again', async () => {
+  it('Redis restarted → serving again within 30 s, limits where they were, every log stored exactly once (none lost), revocations heard again', async () => {
     await redis.start();
     const restartedAt = Date.now();
     await waitFor(async () => (await send('after', 'closed', org.api_key)).status === 200, 30_000, 250);
