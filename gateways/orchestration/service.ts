@@ -14,7 +14,7 @@ import { audit } from '../../lib/audit.js';
 import type { Config } from '../../lib/config.js';
 import { constantTimeEqual, keyedHash } from '../../lib/crypto.js';
 import type { Db } from '../../lib/db.js';
-import { DEPLOYMENT_LOG_MAXLEN, deploymentLogsKey, providerResourcesKey, type Redis } from '../../lib/redis.js';
+import { DEPLOYMENT_LOG_MAXLEN, channels, deploymentLogsKey, providerResourcesKey, type Redis } from '../../lib/redis.js';
 import { AppError, assertNever, badRequest, conflict, notFound } from '../../lib/errors.js';
 import { requirePermission, resolveOrg, type Caller } from '../../lib/http/auth.js';
 import { searchAttributes, workflowIds } from '../../lib/temporal-names.js';
@@ -674,6 +674,9 @@ export class OrchestrationService {
         }
       }
     }
+    // Gateways reload their routing table now rather than at their next refresh: a replica that
+    // turned READY (a replacement with a new URL) serves at once, one that left READY is dropped.
+    if (changed && node.deploymentId) await this.deps.redis?.publish(channels.routes, node.deploymentId).catch(() => 0);
     return { node_id: node.id, state: input.state, state_changed: changed };
   }
 }
