@@ -4,6 +4,7 @@
 // get a fast 400 naming the field; memory stays flat. Bounds are generous: what they catch is a
 // body buffered whole (tens of MB) or a parse that runs away, not a slow machine.
 import { request } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filtrationApp } from '../../gateways/filtration/app.js';
@@ -12,6 +13,7 @@ import { inferenceApp, newRequestId } from '../../gateways/inference/app.js';
 import type { ContextCache, KeyContext } from '../../gateways/inference/context-cache.js';
 import type { RoutingTable } from '../../gateways/inference/routing-table.js';
 import { orchestrationApp } from '../../gateways/orchestration/app.js';
+import { createOrchestrationGrpcServer, listen, loadOrchestrationProto } from '../../gateways/orchestration/grpc.js';
 import { OrchestrationService } from '../../gateways/orchestration/service.js';
 import type { Config } from '../../lib/config.js';
 import { generateApiKey } from '../../lib/crypto.js';
@@ -31,6 +33,8 @@ let config: Config;
 let services: ReturnType<typeof connect>;
 let temporal: Awaited<ReturnType<typeof createTemporalClient>>;
 const apps: FastifyInstance[] = [];
+let grpcServer: grpc.Server;
+let grpcAddress: string;
 const base = {} as Record<Gateway, string>;
 const apiKey = generateApiKey('unused').key;
 let adminToken: string;
@@ -167,8 +171,11 @@ beforeAll(async () => {
   await start('filtration', filtration);
 
   const orchestration = Fastify(serverOptions('orchestration', config));
-  await orchestration.register(orchestrationApp, { config, service: new OrchestrationService({ db: services.db, temporal, redis: services.redis, config }) });
+  const service = new OrchestrationService({ db: services.db, temporal, redis: services.redis, config });
+  await orchestration.register(orchestrationApp, { config, service });
   await start('orchestration', orchestration);
+  grpcServer = createOrchestrationGrpcServer({ config, service });
+  grpcAddress = `127.0.0.1:${await listen(grpcServer, '127.0.0.1', 0)}`;
 
   // The inference gateway as main.ts builds it; nothing here gets past validation, so key contexts
   // and routing are stand-ins.
@@ -200,6 +207,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  grpcServer?.forceShutdown();
   for (const app of apps) await app.close();
   await temporal?.connection.close();
   await services?.close();
@@ -310,5 +318,48 @@ describe('values at the edges of their types (each answered 500 before, or was r
   it('a path parameter as long as its schema allows is routed (it answered 414 past 100 characters)', async () => {
     const r = await call('orchestration', 'GET', `/deployment/listPools/${'x'.repeat(200)}`, ownerToken);
     expect(r.status).toBe(200);
+  });
+});
+
+describe('the same checks where JSON arrives as text', () => {
+  // A pool's scheduling policy may come as a string holding JSON (seed 001): within its 10 000
+  // characters it can nest ~5 000 levels, which Prisma's serializer did not survive.
+  const deepPolicy = `{"a":${'['.repeat(4990)}${']'.repeat(4990)}}`;
+
+  it('a scheduling policy string nested thousands of levels deep is refused naming the field', async () => {
+    const pools = await services.db.computePool.count({ where: { orgId: org.org_id } });
+    const res = await fetch(`${base.orchestration}/deployment/createpool`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ownerToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ pool_name: 'deep', provider: 'local', scheduling_policy_json: deepPolicy }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^body\.scheduling_policy_json: a\.0\.0\.0\.0\.0 is nested more than 64 levels deep/);
+    expect(await services.db.computePool.count({ where: { orgId: org.org_id } })).toBe(pools);
+  });
+
+  it('over gRPC too: NUL characters and deep JSON text are INVALID_ARGUMENT naming the field, not INTERNAL', async () => {
+    type Unary = (req: object, meta: grpc.Metadata, cb: (err: grpc.ServiceError | null) => void) => void;
+    const pkg = grpc.loadPackageDefinition(loadOrchestrationProto()) as unknown as {
+      inferia: { orchestration: { v1: Record<string, new (addr: string, creds: grpc.ChannelCredentials) => grpc.Client & Record<string, Unary>> } };
+    };
+    const models = new pkg.inferia.orchestration.v1.ModelRegistryService!(grpcAddress, grpc.credentials.createInsecure());
+    const pools = new pkg.inferia.orchestration.v1.ComputePoolManagerService!(grpcAddress, grpc.credentials.createInsecure());
+    const meta = new grpc.Metadata();
+    meta.set('authorization', `Bearer ${ownerToken}`);
+    const call = (client: grpc.Client & Record<string, Unary>, method: string, req: object) =>
+      new Promise<grpc.ServiceError | null>((resolve) => client[method]!.call(client, req, meta, (err) => resolve(err)));
+    try {
+      const nul = await call(models, 'RegisterModel', { model_name: 'ok', backend: 'mock', artifact_uri: 'a\u0000b' });
+      expect(nul).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'artifact_uri: must not contain NUL (\\u0000) characters' });
+      const deep = await call(models, 'RegisterModel', { model_name: 'ok', backend: 'mock', artifact_uri: 'x', config_json: `{"a":${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}}` });
+      expect(deep?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(deep?.details).toMatch(/^config_json\.a\.a\.a\.a\.a: is nested more than 64 levels deep/);
+      const policy = await call(pools, 'RegisterPool', { pool_name: 'deep', provider: 'local', scheduling_policy_json: deepPolicy });
+      expect(policy?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    } finally {
+      models.close();
+      pools.close();
+    }
   });
 });
