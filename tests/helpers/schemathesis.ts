@@ -1,52 +1,11 @@
-// Schemathesis (Python, from PyPI) for the fuzz suite: installed once into a private venv under
-// .inferia/tools with the machine's `python3 -m venv` and pip, pinned, idempotent and safe when
-// several test files ask at once. Runs one fuzz pass and returns its failures from the JUnit report.
-import { spawn, spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// Schemathesis for the fuzz suite (installed by lib/local-services/schemathesis.ts): runs one fuzz
+// pass and returns its failures, each with its curl reproduction, from the JUnit report.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { ROOT } from '../../lib/local-services/supervisor.js';
 
-export const SCHEMATHESIS_VERSION = '4.32.5';
-const VENV = process.env.INFERIA_FUZZ_VENV ?? join(ROOT, '.inferia', 'tools', 'fuzz-venv');
-const BIN = join(VENV, 'bin', 'schemathesis');
-const STAMP = join(VENV, 'inferia-installed');
-
-function sh(cmd: string, args: string[]): void {
-  const r = spawnSync(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'], encoding: 'utf8', timeout: 600_000 });
-  if (r.status !== 0) throw new Error(`\`${cmd} ${args.join(' ')}\` failed (exit ${r.status ?? r.signal}):\n${r.stderr || r.stdout}`);
-}
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-/** The schemathesis executable, installing it first when the pinned version is not there. */
-export async function ensureSchemathesis(): Promise<string> {
-  if (existsSync(STAMP) && readFileSync(STAMP, 'utf8').trim() === SCHEMATHESIS_VERSION) return BIN;
-  // One installer at a time: a lock directory (mkdir is atomic); a stale one (a killed run) expires.
-  const lock = `${VENV}.lock`;
-  mkdirSync(join(VENV, '..'), { recursive: true });
-  for (;;) {
-    try {
-      mkdirSync(lock);
-      break;
-    } catch {
-      if (existsSync(lock) && Date.now() - statSync(lock).mtimeMs > 15 * 60_000) rmSync(lock, { recursive: true, force: true });
-      await sleep(1000);
-      if (existsSync(STAMP) && readFileSync(STAMP, 'utf8').trim() === SCHEMATHESIS_VERSION) return BIN;
-    }
-  }
-  try {
-    if (!(existsSync(STAMP) && readFileSync(STAMP, 'utf8').trim() === SCHEMATHESIS_VERSION)) {
-      process.stdout.write(`[fuzz] installing schemathesis ${SCHEMATHESIS_VERSION} into ${VENV} (once) …\n`);
-      rmSync(VENV, { recursive: true, force: true });
-      sh('python3', ['-m', 'venv', VENV]);
-      sh(join(VENV, 'bin', 'pip'), ['install', '--quiet', '--disable-pip-version-check', `schemathesis==${SCHEMATHESIS_VERSION}`]);
-      writeFileSync(STAMP, `${SCHEMATHESIS_VERSION}\n`);
-    }
-  } finally {
-    rmSync(lock, { recursive: true, force: true });
-  }
-  return BIN;
-}
+// Installed by `npm test` before the suite; here it is a stamp check (or the install, when a test runs on its own).
+export { ensureSchemathesis, SCHEMATHESIS_VERSION } from '../../lib/local-services/schemathesis.js';
 
 export interface FuzzRun {
   /** Name of this pass, used for its report folder. */
