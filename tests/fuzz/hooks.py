@@ -3,7 +3,8 @@
 # Random data rarely names something that exists, so part of the generated cases are pointed at
 # real objects: path ids of the fuzz org's objects (FUZZ_IDS: {"<path template>": {"<param>":
 # "<value>"}}), the node the node token belongs to (FUZZ_NODE_PROVIDER, FUZZ_NODE_INSTANCE) and the
-# model the inference double serves (FUZZ_MODEL). The rest stays random.
+# model the inference double serves (FUZZ_MODEL), body fields naming real objects (FUZZ_BODY_IDS,
+# like FUZZ_IDS). The rest stays random.
 import json
 import os
 import random
@@ -11,6 +12,7 @@ import random
 import schemathesis
 
 IDS = json.loads(os.environ.get("FUZZ_IDS") or "{}")
+BODY_IDS = json.loads(os.environ.get("FUZZ_BODY_IDS") or "{}")
 NODE_PROVIDER = os.environ.get("FUZZ_NODE_PROVIDER")
 NODE_INSTANCE = os.environ.get("FUZZ_NODE_INSTANCE")
 MODEL = os.environ.get("FUZZ_MODEL")
@@ -33,4 +35,7 @@ def map_case(context, case):
             body["provider_instance_id"] = NODE_INSTANCE
         if MODEL and path.startswith("/v1/") and "model" in body and rng.random() < SHARE:
             body["model"] = MODEL
+        for name, value in BODY_IDS.get(path, {}).items():
+            if name in body and rng.random() < SHARE:
+                body[name] = value
     return case

@@ -11,7 +11,7 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { NativeConnection, bundleWorkflowCode, type Worker } from '@temporalio/worker';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify';
 import { poolClusters } from '../../adapters/clusters/pool-clusters.js';
 import { filtrationApp } from '../../gateways/filtration/app.js';
 import { createFiltrationServices } from '../../gateways/filtration/services.js';
@@ -51,14 +51,16 @@ export interface FuzzStack {
   org: DemoCredentials;
   /** The org whose API key the inference passes use (own org: nothing the other passes create can route there). */
   inferenceOrg: DemoCredentials;
-  tokens: { admin: string; service: string; node: string; apiKey: string; otherOrgAdmin: string };
+  tokens: { admin: string; service: string; node: string; apiKey: string; otherOrgAdmin: string; otherOrgApiKey: string };
   node: { provider: string; instanceId: string };
   /** The model the upstream double serves for the inference org. */
   model: string;
   /** Server logs (warn and above) of every gateway, one file each. */
   logDir: string;
-  /** What the filtration gateway answered, by request id (audit rows name their request). */
-  filtrationResponses: Map<string, Recorded>;
+  /** Every route each gateway registered (the OpenAPI documents must describe each one that is not hidden). */
+  routes: Record<'filtration' | 'orchestration' | 'inference' | 'sidecar', { method: string; url: string; hidden: boolean }[]>;
+  /** What the filtration and orchestration gateways answered, by request id (audit rows name their request). */
+  responses: Map<string, Recorded>;
   close(): Promise<void>;
 }
 
@@ -135,6 +137,9 @@ export async function startFuzzStack(label: string): Promise<FuzzStack> {
     FILTRATION_URL: local(ports.filtration),
     ORCHESTRATION_URL: local(ports.orchestration),
     NOSANA_SIDECAR_URL: local(ports.sidecar),
+    INFERENCE_URL: local(ports.inference),
+    // CORS on, as with the dashboard: its hook runs before every other one.
+    DASHBOARD_ORIGINS: 'http://127.0.0.1:3001',
     TEMPORAL_TASK_QUEUE: taskQueue,
     LOCAL_ENGINE_DIR: mkdtempSync(join(tmpdir(), `inferia-${run}-engines-`)),
     LOG_LEVEL: 'warn',
@@ -183,8 +188,20 @@ export async function startFuzzStack(label: string): Promise<FuzzStack> {
       return local(port);
     };
 
+    const served: FuzzStack['routes'] = { filtration: [], orchestration: [], inference: [], sidecar: [] };
+    const recordRoutes = (g: keyof FuzzStack['routes'], app: FastifyInstance) =>
+      app.addHook('onRoute', (r) => {
+        for (const method of [r.method].flat()) served[g].push({ method, url: r.url, hidden: (r.schema as { hide?: boolean } | undefined)?.hide === true });
+      });
+    const responses = new Map<string, Recorded>();
+    const record = async (req: FastifyRequest, reply: FastifyReply) => {
+      responses.set(String(req.id), { status: reply.statusCode, method: req.method, url: req.url });
+    };
+
     // Orchestration (main.ts, HTTP only).
     const orchestration = Fastify(options('orchestration'));
+    recordRoutes('orchestration', orchestration);
+    orchestration.addHook('onResponse', record);
     const sessions = new SessionRevocations(redis, config.jwt.accessTtlSeconds);
     await orchestration.register(orchestrationApp, {
       config,
@@ -197,10 +214,8 @@ export async function startFuzzStack(label: string): Promise<FuzzStack> {
     // Filtration (main.ts), with its inference-log consumer on a stream of this run.
     const logStream = `inferia:test-inference-logs:${run}`;
     const filtration = Fastify(options('filtration'));
-    const filtrationResponses = new Map<string, Recorded>();
-    filtration.addHook('onResponse', async (req, reply) => {
-      filtrationResponses.set(String(req.id), { status: reply.statusCode, method: req.method, url: req.url });
-    });
+    recordRoutes('filtration', filtration);
+    filtration.addHook('onResponse', record);
     await filtration.register(filtrationApp, createFiltrationServices({ db, redis, config }));
     const consumerRedis = createRedis(config.redisUrl, `${run}-consumer`);
     const consumer = new InferenceLogConsumer(consumerRedis, db, { stream: logStream, deadLetterStream: `${logStream}:dead`, group: `${run}-writers`, blockMs: 200 });
@@ -215,6 +230,7 @@ export async function startFuzzStack(label: string): Promise<FuzzStack> {
     // Sidecar (main.ts, simulation mode; creating a job only records it).
     const engineDir = mkdtempSync(join(tmpdir(), `inferia-${run}-sidecar-`));
     const sidecar = Fastify(options('sidecar'));
+    recordRoutes('sidecar', sidecar);
     await sidecar.register(sidecarApp, { config, nosana: recordingProvider('nosana', engineDir), akash: recordingProvider('akash', engineDir) });
     const sidecarUrl = await listen(sidecar, ports.sidecar);
 
@@ -256,6 +272,7 @@ export async function startFuzzStack(label: string): Promise<FuzzStack> {
     closers.push(async () => routes.stop());
     await prompts.subscribe(subscriber);
     const inference = Fastify(options('inference', { bodyLimit: 8 * 1024 * 1024, genReqId: newRequestId }));
+    recordRoutes('inference', inference);
     await inference.register(inferenceApp, {
       contexts,
       routes,
@@ -265,6 +282,14 @@ export async function startFuzzStack(label: string): Promise<FuzzStack> {
       prompts,
       logs: new InferenceLogWriter(redis, { stream: logStream }),
       limiterFailureMode: config.limiterFailureMode,
+      filesBatches: {
+        db,
+        temporal,
+        taskQueue,
+        maxFileBytes: config.batch.maxFileBytes,
+        concurrency: config.batch.concurrency,
+        chunkSize: config.batch.chunkSize,
+      },
     });
     const inferenceUrl = await listen(inference, ports.inference);
 
@@ -286,11 +311,13 @@ export async function startFuzzStack(label: string): Promise<FuzzStack> {
         service: config.secrets.internalServiceToken,
         node: nodeToken,
         apiKey: inferenceOrg.api_key,
+        otherOrgApiKey: otherOrg.api_key,
       },
       node,
       model,
       logDir,
-      filtrationResponses,
+      responses,
+      routes: served,
       close,
     };
   } catch (err) {
