@@ -16,6 +16,7 @@ import {
   stopRedis,
   stopTemporal,
 } from '../../lib/local-services/services.js';
+import { ensureSchemathesis, runsFuzzSuite } from '../../lib/local-services/schemathesis.js';
 import { ROOT } from '../../lib/local-services/supervisor.js';
 import { ensureDebianPackages, isRoot, which } from '../../lib/local-services/system.js';
 import { applyMigrations } from '../../lib/migrate.js';
@@ -61,6 +62,9 @@ export async function test(args: string[]): Promise<number> {
     // The dashboard's browser test drives Debian's Chromium; without it (not root, no apt) that test
     // fails and says what to install, and everything else still runs.
     await ensureChromium(progress).catch((err: Error) => progress(`warning: ${err.message}`));
+    // The fuzz suite's schemathesis (PyPI, a private venv): installed here, outside any test's
+    // timeout, when the run includes tests/fuzz; a failure is reported by those tests.
+    if (runsFuzzSuite(args)) await ensureSchemathesis(progress).catch((err: Error) => progress(`warning: ${err.message}`));
     const databaseUrl = env.DATABASE_URL ?? (await startPostgres(dataDir, ports.postgres, progress));
     const redisUrl = env.REDIS_URL ?? (await startRedis(dataDir, ports.redis, progress, false));
     const temporal = env.TEMPORAL_ADDRESS

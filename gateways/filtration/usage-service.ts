@@ -41,6 +41,11 @@ export function bucketStart(t: Date, bucket: UsageBucket): Date {
   return d;
 }
 
+/** How many buckets `bucketStarts` would return, computed without building them. */
+export function bucketCount(from: Date, to: Date, bucket: UsageBucket): number {
+  return Math.max(0, Math.ceil((to.getTime() - bucketStart(from, bucket).getTime()) / BUCKET_MS[bucket]));
+}
+
 /** Every bucket start from the one holding `from` up to (not including) `to`. */
 export function bucketStarts(from: Date, to: Date, bucket: UsageBucket): Date[] {
   const out: Date[] = [];
@@ -79,9 +84,10 @@ export class UsageService {
     const to = input.to ? new Date(input.to) : new Date();
     const from = input.from ? new Date(input.from) : new Date(to.getTime() - DEFAULT_RANGE_MS[input.bucket]);
     if (from >= to) throw new AppError('bad_request', 'from: must be before to', { field: 'from' });
-    const buckets = bucketStarts(from, to, input.bucket);
-    if (buckets.length > MAX_BUCKETS[input.bucket]) {
-      throw new AppError('bad_request', `from: the range holds ${buckets.length} ${input.bucket} buckets; at most ${MAX_BUCKETS[input.bucket]} (use bucket=day or a shorter range)`, {
+    // Counted before any is built: a range of years 1..9999 would be 87 million hourly Dates.
+    const count = bucketCount(from, to, input.bucket);
+    if (count > MAX_BUCKETS[input.bucket]) {
+      throw new AppError('bad_request', `from: the range holds ${count} ${input.bucket} buckets; at most ${MAX_BUCKETS[input.bucket]} (use bucket=day or a shorter range)`, {
         field: 'from',
       });
     }
@@ -104,6 +110,7 @@ export class UsageService {
                  ${input.model ? Prisma.sql`AND l.model = ${input.model}` : Prisma.empty}
                  ${input.api_key_id ? Prisma.sql`AND l.api_key_id = ${input.api_key_id}::uuid` : Prisma.empty}) l
        GROUP BY GROUPING SETS ((b, k), (k), ())`);
+    const buckets = bucketStarts(from, to, input.bucket);
 
     const total = rows.find((r) => Number(r.g_bucket) === 1 && Number(r.g_key) === 1);
     const perKey = rows.filter((r) => Number(r.g_bucket) === 1 && Number(r.g_key) === 0).sort((a, b) => Number(b.requests) - Number(a.requests));

@@ -107,7 +107,8 @@ function sendOpenAiError(req: FastifyRequest, reply: FastifyReply, err: unknown)
     e.status === 401
       ? 'invalid_api_key'
       : ((e.details?.openai_code as string | undefined) ?? (e.code === 'bad_request' || e.code === 'internal' ? null : e.code));
-  const field = typeof e.details?.field === 'string' ? e.details.field.replace(/^body\./, '') : null;
+  // OpenAI's `param` names the field alone: `limit`, not `querystring.limit`.
+  const field = typeof e.details?.field === 'string' ? e.details.field.replace(/^(body|querystring|params)\./, '') : null;
   return reply.status(e.status).send(openAiError(e.status, e.message, code, field));
 }
 

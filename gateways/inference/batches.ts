@@ -4,6 +4,7 @@
 // scoped to the key's org (another org's file or batch is 404). Each batch is a Temporal
 // `batchWorkflow`; this plugin starts and cancels it, and reads the `batches` row it keeps.
 import { randomBytes } from 'node:crypto';
+import type { Readable } from 'node:stream';
 import fastifyMultipart from '@fastify/multipart';
 import type { Client } from '@temporalio/client';
 import { WorkflowUpdateFailedError } from '@temporalio/client';
@@ -123,14 +124,12 @@ const fileNotFound = (id: string, field = 'file_id') => new AppError('not_found'
 const batchNotFound = (id: string) => new AppError('not_found', `No such Batch object: ${id}`, { openai_code: 'batch_not_found', field: 'batch_id' });
 const badRequest = (message: string, field: string, code = 'invalid_value') => new AppError('bad_request', message, { field, openai_code: code });
 
-/** Query strings and params are checked here, so the error names `limit`, not `querystring.limit`. */
-function parse<T>(schema: z.ZodType<T>, value: unknown): T {
-  const out = schema.safeParse(value);
-  if (out.success) return out.data;
-  const issue = out.error.issues[0]!;
-  const field = issue.path.map(String).join('.') || 'query';
-  throw badRequest(`${field}: ${issue.message}`, field);
-}
+/**
+ * `POST /v1/files` as OpenAI documents it (multipart/form-data with `file` and `purpose`), for
+ * /openapi.json only: the handler reads the parts itself, so its body is not validated up front.
+ */
+const UploadBody = z.object({ file: z.file(), purpose: z.enum(UPLOAD_PURPOSES) });
+const documentedOnly = { validatorCompiler: () => (data: unknown) => ({ value: data }) };
 
 const newId = (prefix: string) => `${prefix}${randomBytes(12).toString('hex')}`;
 
@@ -161,25 +160,29 @@ export async function filesBatchesRoutes(fastify: FastifyInstance, opts: FilesBa
     return { OR: [{ createdAt: { [cmp]: cursor.createdAt } }, { createdAt: cursor.createdAt, id: { [cmp]: cursor.id } }] };
   };
 
-  app.post('/v1/files', async (req) => {
+  app.post('/v1/files', { schema: { consumes: ['multipart/form-data'], body: UploadBody }, ...documentedOnly }, async (req) => {
     const ctx = contextOf(req);
     if (!req.isMultipart()) throw badRequest('file: upload the file as multipart/form-data with the fields `file` and `purpose`.', 'file');
+    // Too large: answered at once (as Fastify answers a JSON body past its limit; Node drops the rest).
+    const refuse = () => tooLarge(opts.maxFileBytes);
     const declared = Number(req.headers['content-length']);
-    if (Number.isFinite(declared) && declared > opts.maxFileBytes + 64 * 1024) throw tooLarge(opts.maxFileBytes);
+    if (Number.isFinite(declared) && declared > opts.maxFileBytes + 64 * 1024) throw refuse();
     let purpose: string | undefined;
     let upload: { filename: string; content: Buffer<ArrayBuffer> } | undefined;
     try {
       for await (const part of req.parts()) {
         if (part.type === 'file') {
           if (part.fieldname !== 'file') throw badRequest(`${part.fieldname}: unexpected file field; send the file as \`file\`.`, part.fieldname);
-          upload = { filename: part.filename || 'upload.jsonl', content: (await part.toBuffer()) as Buffer<ArrayBuffer> }; // Buffer.concat: never shared memory
+          const content = await readUpload(part.file);
+          if (!content) throw refuse();
+          upload = { filename: part.filename || 'upload.jsonl', content };
         } else if (part.fieldname === 'purpose') {
           purpose = String(part.value);
         }
       }
     } catch (err) {
       const { RequestFileTooLargeError, FilesLimitError, FieldsLimitError, PartsLimitError } = fastify.multipartErrors;
-      if (err instanceof RequestFileTooLargeError) throw tooLarge(opts.maxFileBytes);
+      if (err instanceof RequestFileTooLargeError) throw refuse();
       if (err instanceof FilesLimitError) throw badRequest('file: send exactly one file.', 'file');
       if (err instanceof FieldsLimitError || err instanceof PartsLimitError) throw badRequest('file: too many form fields; send `file` and `purpose`.', 'file');
       if (err instanceof AppError) throw err;
@@ -202,9 +205,9 @@ export async function filesBatchesRoutes(fastify: FastifyInstance, opts: FilesBa
     return fileObject(file);
   });
 
-  app.get('/v1/files', async (req) => {
+  app.get('/v1/files', { schema: { querystring: ListFilesQuery } }, async (req) => {
     const ctx = contextOf(req);
-    const q = parse(ListFilesQuery, req.query);
+    const q = req.query;
     const cursor = q.after ? await db.file.findFirst({ where: { id: q.after, orgId: ctx.org_id }, select: { id: true, createdAt: true } }) : null;
     if (q.after && !cursor) throw badRequest(`after: no file ${q.after}.`, 'after');
     const purposes = q.purpose === undefined ? undefined : (LISTABLE_PURPOSES[q.purpose] ?? [q.purpose]);
@@ -218,20 +221,20 @@ export async function filesBatchesRoutes(fastify: FastifyInstance, opts: FilesBa
     return { object: 'list' as const, data, ...(data.length > 0 ? { first_id: data[0]!.id, last_id: data[data.length - 1]!.id } : {}), has_more: rows.length > q.limit };
   });
 
-  app.get('/v1/files/:file_id', async (req) => {
-    const { file_id } = parse(FileParams, req.params);
+  app.get('/v1/files/:file_id', { schema: { params: FileParams } }, async (req) => {
+    const { file_id } = req.params;
     return fileObject(await findFile(contextOf(req).org_id, file_id));
   });
 
-  app.delete('/v1/files/:file_id', async (req) => {
-    const { file_id } = parse(FileParams, req.params);
+  app.delete('/v1/files/:file_id', { schema: { params: FileParams } }, async (req) => {
+    const { file_id } = req.params;
     const file = await findFile(contextOf(req).org_id, file_id);
     await db.file.deleteMany({ where: { id: file.id, orgId: file.orgId } });
     return { id: file.id, object: 'file' as const, deleted: true };
   });
 
-  app.get('/v1/files/:file_id/content', async (req, reply) => {
-    const { file_id } = parse(FileParams, req.params);
+  app.get('/v1/files/:file_id/content', { schema: { params: FileParams } }, async (req, reply) => {
+    const { file_id } = req.params;
     const file = await db.file.findFirst({ where: { id: file_id, orgId: contextOf(req).org_id } });
     if (!file) throw fileNotFound(file_id);
     return reply
@@ -291,9 +294,9 @@ export async function filesBatchesRoutes(fastify: FastifyInstance, opts: FilesBa
     return batchObject(batch);
   });
 
-  app.get('/v1/batches', async (req) => {
+  app.get('/v1/batches', { schema: { querystring: ListBatchesQuery } }, async (req) => {
     const ctx = contextOf(req);
-    const q = parse(ListBatchesQuery, req.query);
+    const q = req.query;
     const cursor = q.after ? await db.batch.findFirst({ where: { id: q.after, orgId: ctx.org_id }, select: { id: true, createdAt: true } }) : null;
     if (q.after && !cursor) throw badRequest(`after: no batch ${q.after}.`, 'after');
     const rows = await db.batch.findMany({
@@ -305,13 +308,13 @@ export async function filesBatchesRoutes(fastify: FastifyInstance, opts: FilesBa
     return { object: 'list' as const, data, ...(data.length > 0 ? { first_id: data[0]!.id, last_id: data[data.length - 1]!.id } : {}), has_more: rows.length > q.limit };
   });
 
-  app.get('/v1/batches/:batch_id', async (req) => {
-    const { batch_id } = parse(BatchParams, req.params);
+  app.get('/v1/batches/:batch_id', { schema: { params: BatchParams } }, async (req) => {
+    const { batch_id } = req.params;
     return batchObject(await findBatch(contextOf(req).org_id, batch_id));
   });
 
-  app.post('/v1/batches/:batch_id/cancel', async (req) => {
-    const { batch_id } = parse(BatchParams, req.params);
+  app.post('/v1/batches/:batch_id/cancel', { schema: { params: BatchParams } }, async (req) => {
+    const { batch_id } = req.params;
     const ctx = contextOf(req);
     const batch = await findBatch(ctx.org_id, batch_id);
     const status = batch.status as BatchStatus;
@@ -341,6 +344,23 @@ export async function filesBatchesRoutes(fastify: FastifyInstance, opts: FilesBa
       clearTimeout(timer);
     }
     return batchObject(await findBatch(ctx.org_id, batch_id));
+  });
+}
+
+/**
+ * A file part's content, or undefined as soon as it passes the size limit: busboy then skips the
+ * rest of the part, which `toBuffer` would wait for (a client could stream for ever).
+ */
+function readUpload(file: Readable & { truncated?: boolean }): Promise<Buffer<ArrayBuffer> | undefined> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    file.on('data', (chunk: Buffer) => chunks.push(chunk));
+    file.once('limit', () => {
+      chunks.length = 0;
+      resolve(undefined);
+    });
+    file.once('end', () => resolve(file.truncated ? undefined : (Buffer.concat(chunks) as Buffer<ArrayBuffer>))); // Buffer.concat: never shared memory
+    file.once('error', reject);
   });
 }
 

@@ -8,6 +8,7 @@ import type { ZodType } from 'zod';
 import type { Config } from '../../lib/config.js';
 import { AppError, assertNever, type ErrorCode } from '../../lib/errors.js';
 import { authenticateToken, type Caller } from '../../lib/http/auth.js';
+import { describeError, inspectJson } from '../../lib/http/common.js';
 import type { SessionRevocations } from '../../lib/sessions.js';
 import {
   CreatePoolBody,
@@ -78,6 +79,12 @@ function fromProto(message: Record<string, unknown>): Record<string, unknown> {
 }
 
 function parse<T>(schema: ZodType<T>, message: Record<string, unknown>): T {
+  // What HTTP bodies are checked for too: NUL characters, lone surrogates, deep nesting (JSON fields).
+  const problem = inspectJson(message);
+  if (problem) {
+    const field = problem.path.join('.') || 'request';
+    throw new AppError('bad_request', `${field}: ${problem.reason}`, { field });
+  }
   const result = schema.safeParse(fromProto(message));
   if (!result.success) {
     const issue = result.error.issues[0];
@@ -123,6 +130,9 @@ export function createOrchestrationGrpcServer(opts: {
         (result) => callback(null, toProto(result)),
         (err: unknown) => {
           if (err instanceof AppError) return callback({ code: grpcStatusFor(err.code), details: err.message });
+          // Input only the database refused (and races it settles) is the caller's, as over HTTP.
+          const described = describeError(err);
+          if (described.status < 500) return callback({ code: grpcStatusFor(described.code as ErrorCode), details: described.message });
           opts.log?.error({ err }, 'gRPC call failed');
           callback({ code: grpc.status.INTERNAL, details: 'internal server error' });
         },

@@ -1,6 +1,7 @@
 // Request bodies of the orchestration API, field for field as in seed 001. The same schemas
 // validate HTTP bodies and gRPC messages, so both transports reject the same input.
 import { z } from 'zod';
+import { inspectJson } from '../../lib/http/common.js';
 import { ENGINES, NODE_STATE_VALUES, PROVIDERS } from '../../lib/providers.js';
 
 const name = z.string().trim().min(1).max(200);
@@ -41,6 +42,11 @@ export const CreatePoolBody = z.object({
       if (typeof v !== 'string') return v;
       try {
         const parsed: unknown = JSON.parse(v || '{}');
+        const problem = inspectJson(parsed);
+        if (problem) {
+          ctx.addIssue({ code: 'custom', message: `${problem.path.join('.')} ${problem.reason}`.trim() });
+          return z.NEVER;
+        }
         if (parsed && typeof parsed === 'object' && !Array.isArray(parsed)) return parsed as Record<string, unknown>;
       } catch {
         /* reported below */

@@ -1,5 +1,6 @@
 // Fastify server options every process shares: structured logs with secrets redacted, one log
 // line per request (written by the common plugin), body limits, proxy trust, timeouts.
+import { randomUUID } from 'node:crypto';
 import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.js';
 import { loggerOptions } from '../logger.js';
@@ -9,6 +10,9 @@ export function serverOptions(service: string, config: Config, extra: Partial<Fa
     logger: loggerOptions(service, config.logLevel),
     logController: new LogController({ disableRequestLogging: true }),
     bodyLimit: 1024 * 1024,
+    // Unique across processes and instances (Fastify's default counts from req-1 in each): audit
+    // rows and logs name their request, and two gateways must not both have a `req-1`.
+    genReqId: () => `req_${randomUUID().replace(/-/g, '')}`,
     // Path parameters as long as the schemas allow (names up to 200 characters, URL-encoded): the default 100 answers 414 first.
     routerOptions: { maxParamLength: 1000 },
     trustProxy: config.trustProxy,

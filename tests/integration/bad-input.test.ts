@@ -4,6 +4,7 @@
 // get a fast 400 naming the field; memory stays flat. Bounds are generous: what they catch is a
 // body buffered whole (tens of MB) or a parse that runs away, not a slow machine.
 import { request } from 'node:http';
+import * as grpc from '@grpc/grpc-js';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { filtrationApp } from '../../gateways/filtration/app.js';
@@ -12,6 +13,7 @@ import { inferenceApp, newRequestId } from '../../gateways/inference/app.js';
 import type { ContextCache, KeyContext } from '../../gateways/inference/context-cache.js';
 import type { RoutingTable } from '../../gateways/inference/routing-table.js';
 import { orchestrationApp } from '../../gateways/orchestration/app.js';
+import { createOrchestrationGrpcServer, listen, loadOrchestrationProto } from '../../gateways/orchestration/grpc.js';
 import { OrchestrationService } from '../../gateways/orchestration/service.js';
 import type { Config } from '../../lib/config.js';
 import { generateApiKey } from '../../lib/crypto.js';
@@ -31,6 +33,8 @@ let config: Config;
 let services: ReturnType<typeof connect>;
 let temporal: Awaited<ReturnType<typeof createTemporalClient>>;
 const apps: FastifyInstance[] = [];
+let grpcServer: grpc.Server;
+let grpcAddress: string;
 const base = {} as Record<Gateway, string>;
 const apiKey = generateApiKey('unused').key;
 let adminToken: string;
@@ -57,6 +61,8 @@ const target = (g: Gateway) =>
   })[g];
 const BODY_LIMIT: Record<Gateway, number> = { filtration: 1 * MB, orchestration: 1 * MB, inference: 8 * MB, sidecar: 1 * MB };
 const GATEWAYS: Gateway[] = ['filtration', 'orchestration', 'inference', 'sidecar'];
+/** The inference gateway's upload limit here (`POST /v1/files` reads multipart, past the JSON body limit). */
+const MAX_FILE_BYTES = 2 * MB;
 
 interface Answer {
   status: number;
@@ -74,11 +80,22 @@ interface Answer {
  */
 function send(
   g: Gateway,
-  opts: { token?: string; prefix: string; padding?: number; suffix?: string; declareLength?: boolean; pauseMs?: number; holdMs?: number },
+  opts: {
+    token?: string;
+    prefix: string;
+    padding?: number;
+    suffix?: string;
+    declareLength?: boolean;
+    pauseMs?: number;
+    holdMs?: number;
+    /** Another route than the gateway's target, and its content type (JSON by default). */
+    path?: string;
+    contentType?: string;
+  },
 ): Promise<Answer> {
   const { prefix, padding = 0, suffix = '' } = opts;
   const total = Buffer.byteLength(prefix) + padding + Buffer.byteLength(suffix);
-  const url = new URL(`${base[g]}${target(g).path}`);
+  const url = new URL(`${base[g]}${opts.path ?? target(g).path}`);
   const chunk = Buffer.alloc(64 * 1024, 0x20);
   const rss0 = process.memoryUsage().rss;
   let peak = rss0;
@@ -91,7 +108,7 @@ function send(
       path: url.pathname,
       method: 'POST',
       headers: {
-        'content-type': 'application/json',
+        'content-type': opts.contentType ?? 'application/json',
         ...(opts.token ? { authorization: `Bearer ${opts.token}` } : {}),
         ...(opts.declareLength === false ? { 'transfer-encoding': 'chunked' } : { 'content-length': String(total) }),
       },
@@ -167,17 +184,21 @@ beforeAll(async () => {
   await start('filtration', filtration);
 
   const orchestration = Fastify(serverOptions('orchestration', config));
-  await orchestration.register(orchestrationApp, { config, service: new OrchestrationService({ db: services.db, temporal, redis: services.redis, config }) });
+  const service = new OrchestrationService({ db: services.db, temporal, redis: services.redis, config });
+  await orchestration.register(orchestrationApp, { config, service });
   await start('orchestration', orchestration);
+  grpcServer = createOrchestrationGrpcServer({ config, service });
+  grpcAddress = `127.0.0.1:${await listen(grpcServer, '127.0.0.1', 0)}`;
 
   // The inference gateway as main.ts builds it; nothing here gets past validation, so key contexts
   // and routing are stand-ins.
-  const context = { org_id: 'org', api_key_id: 'key', allowed_models: [], guardrails: [] } as unknown as KeyContext;
+  const context = { org_id: org.org_id, api_key_id: 'key', allowed_models: [], guardrails: [] } as unknown as KeyContext;
   const inference = Fastify(serverOptions('inference', config, { bodyLimit: 8 * MB, genReqId: newRequestId }));
   await inference.register(inferenceApp, {
     contexts: { resolve: async () => context } as unknown as ContextCache,
     routes: { replicas: () => [], pick: () => undefined, models: () => [] } as unknown as RoutingTable,
     upstreamTimeoutMs: 1000,
+    filesBatches: { db: services.db, temporal, taskQueue: uniq('bad-input'), maxFileBytes: MAX_FILE_BYTES, concurrency: 1, chunkSize: 1 },
   });
   await start('inference', inference);
 
@@ -200,6 +221,7 @@ beforeAll(async () => {
 }, 60_000);
 
 afterAll(async () => {
+  grpcServer?.forceShutdown();
   for (const app of apps) await app.close();
   await temporal?.connection.close();
   await services?.close();
@@ -247,6 +269,65 @@ describe.each(GATEWAYS)('%s gateway', (g) => {
     expect(error.message.length).toBeLessThan(1000); // the value is not echoed back
     expect(a.ms).toBeLessThan(10_000);
     expect(a.rssGrowth).toBeLessThan(BODY_LIMIT[g] * 4 + 48 * MB);
+  });
+});
+
+describe('file uploads (multipart, past the JSON body limit)', () => {
+  const boundary = 'inferia-bad-input';
+  const prefix = `--${boundary}\r\ncontent-disposition: form-data; name="purpose"\r\n\r\nbatch\r\n--${boundary}\r\ncontent-disposition: form-data; name="file"; filename="big.jsonl"\r\ncontent-type: application/octet-stream\r\n\r\n`;
+  const suffix = `\r\n--${boundary}--\r\n`;
+  const upload = (opts: { padding: number; declareLength?: boolean; holdMs?: number; pauseMs?: number }) =>
+    send('inference', { token: apiKey, path: '/v1/files', contentType: `multipart/form-data; boundary=${boundary}`, prefix, suffix, ...opts });
+  const files = () => services.db.file.count({ where: { orgId: org.org_id } });
+
+  it('a 50 MB file announced by its length is answered 413 before it is sent, and nothing is stored', async () => {
+    const before = await files();
+    const a = await upload({ padding: 50 * MB, holdMs: 10_000, pauseMs: 5 });
+    expect(a.status).toBe(413);
+    expect(JSON.parse(a.body).error).toMatchObject({ param: 'file', code: 'file_too_large' });
+    expect(a.sentWhenAnswered).toBe(Buffer.byteLength(prefix));
+    expect(a.rssGrowth).toBeLessThan(48 * MB);
+    expect(await files()).toBe(before);
+  });
+
+  it('a 50 MB file streamed without a length is answered 413 once past the limit, without buffering it, and nothing is stored', async () => {
+    const before = await files();
+    const a = await upload({ padding: 50 * MB, declareLength: false, pauseMs: 2 });
+    expect(a.status).toBe(413);
+    expect(JSON.parse(a.body).error).toMatchObject({ param: 'file', code: 'file_too_large' });
+    expect(a.sentWhenAnswered).toBeGreaterThan(MAX_FILE_BYTES - 128 * 1024);
+    expect(a.sentWhenAnswered).toBeLessThan(MAX_FILE_BYTES + 16 * MB);
+    expect(a.rssGrowth).toBeLessThan(MAX_FILE_BYTES * 3 + 48 * MB);
+    expect(await files()).toBe(before);
+  });
+});
+
+describe('very long URLs, query strings and headers', () => {
+  /** A GET route of each gateway with a path parameter and one with a query string, and its credential. */
+  const routes = (g: Gateway) =>
+    ({
+      filtration: { param: '/management/providers/', query: '/audit/logs?action=', token: ownerToken },
+      orchestration: { param: '/deployment/listPools/', query: '/deployment/listPools/x?', token: ownerToken },
+      inference: { param: '/v1/models/', query: '/v1/batches?after=', token: apiKey },
+      sidecar: { param: '/nosana/jobs/', query: '/nosana/jobs/x/logs?tail=', token: config.secrets.internalServiceToken },
+    })[g];
+  const get = async (g: Gateway, path: string, headers: Record<string, string> = {}) => {
+    const started = performance.now();
+    const res = await fetch(`${base[g]}${path}`, { headers: { authorization: `Bearer ${routes(g).token}`, ...headers } });
+    const body = await res.text();
+    return { status: res.status, body, ms: performance.now() - started };
+  };
+
+  it.each(GATEWAYS)('%s: a path parameter of 5 000 characters is 414, a query value of 12 000 is 400 or answered, a 100 KB header is 431: never a 5xx', async (g) => {
+    const r = routes(g);
+    const longParam = await get(g, `${r.param}${'p'.repeat(5000)}`);
+    expect(longParam.status).toBe(414);
+    const longQuery = await get(g, `${r.query}${'q'.repeat(12_000)}`);
+    expect(longQuery.status).toBeLessThan(500);
+    expect(longQuery.body.length).toBeLessThan(4000); // the value is not echoed back whole
+    const longHeader = await get(g, '/healthz', { 'x-long': 'h'.repeat(100 * 1024) });
+    expect(longHeader.status).toBe(431);
+    for (const a of [longParam, longQuery, longHeader]) expect(a.ms).toBeLessThan(10_000);
   });
 });
 
@@ -310,5 +391,48 @@ describe('values at the edges of their types (each answered 500 before, or was r
   it('a path parameter as long as its schema allows is routed (it answered 414 past 100 characters)', async () => {
     const r = await call('orchestration', 'GET', `/deployment/listPools/${'x'.repeat(200)}`, ownerToken);
     expect(r.status).toBe(200);
+  });
+});
+
+describe('the same checks where JSON arrives as text', () => {
+  // A pool's scheduling policy may come as a string holding JSON (seed 001): within its 10 000
+  // characters it can nest ~5 000 levels, which Prisma's serializer did not survive.
+  const deepPolicy = `{"a":${'['.repeat(4990)}${']'.repeat(4990)}}`;
+
+  it('a scheduling policy string nested thousands of levels deep is refused naming the field', async () => {
+    const pools = await services.db.computePool.count({ where: { orgId: org.org_id } });
+    const res = await fetch(`${base.orchestration}/deployment/createpool`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${ownerToken}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ pool_name: 'deep', provider: 'local', scheduling_policy_json: deepPolicy }),
+    });
+    expect(res.status).toBe(400);
+    expect(((await res.json()) as { error: { message: string } }).error.message).toMatch(/^body\.scheduling_policy_json: a\.0\.0\.0\.0\.0 is nested more than 64 levels deep/);
+    expect(await services.db.computePool.count({ where: { orgId: org.org_id } })).toBe(pools);
+  });
+
+  it('over gRPC too: NUL characters and deep JSON text are INVALID_ARGUMENT naming the field, not INTERNAL', async () => {
+    type Unary = (req: object, meta: grpc.Metadata, cb: (err: grpc.ServiceError | null) => void) => void;
+    const pkg = grpc.loadPackageDefinition(loadOrchestrationProto()) as unknown as {
+      inferia: { orchestration: { v1: Record<string, new (addr: string, creds: grpc.ChannelCredentials) => grpc.Client & Record<string, Unary>> } };
+    };
+    const models = new pkg.inferia.orchestration.v1.ModelRegistryService!(grpcAddress, grpc.credentials.createInsecure());
+    const pools = new pkg.inferia.orchestration.v1.ComputePoolManagerService!(grpcAddress, grpc.credentials.createInsecure());
+    const meta = new grpc.Metadata();
+    meta.set('authorization', `Bearer ${ownerToken}`);
+    const call = (client: grpc.Client & Record<string, Unary>, method: string, req: object) =>
+      new Promise<grpc.ServiceError | null>((resolve) => client[method]!.call(client, req, meta, (err) => resolve(err)));
+    try {
+      const nul = await call(models, 'RegisterModel', { model_name: 'ok', backend: 'mock', artifact_uri: 'a\u0000b' });
+      expect(nul).toMatchObject({ code: grpc.status.INVALID_ARGUMENT, details: 'artifact_uri: must not contain NUL (\\u0000) characters' });
+      const deep = await call(models, 'RegisterModel', { model_name: 'ok', backend: 'mock', artifact_uri: 'x', config_json: `{"a":${'{"a":'.repeat(2000)}1${'}'.repeat(2000)}}` });
+      expect(deep?.code).toBe(grpc.status.INVALID_ARGUMENT);
+      expect(deep?.details).toMatch(/^config_json\.a\.a\.a\.a\.a: is nested more than 64 levels deep/);
+      const policy = await call(pools, 'RegisterPool', { pool_name: 'deep', provider: 'local', scheduling_policy_json: deepPolicy });
+      expect(policy?.code).toBe(grpc.status.INVALID_ARGUMENT);
+    } finally {
+      models.close();
+      pools.close();
+    }
   });
 });
