@@ -3,14 +3,14 @@
 // runs here). A deployment started through the orchestration gateway is one trace from the HTTP
 // request through Temporal's StartWorkflow to the worker's activities; an inference request is a
 // server span whose upstream call is a child client span, and the upstream receives that span's
-// W3C traceparent.
+// W3C traceparent. And every process serves Prometheus metrics.
 import { createServer, type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Config } from '../../lib/config.js';
 import { createDb, type Db } from '../../lib/db.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
-import { testConfig, uniq, waitFor } from '../helpers/env.js';
+import { freePort, testConfig, uniq, waitFor } from '../helpers/env.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from '../helpers/otlp-receiver.js';
 import { platformEnv, startPlatform, type Platform } from '../helpers/platform.js';
 import { privateDir } from '../helpers/private-services.js';
@@ -43,6 +43,7 @@ let config: Config;
 let db: Db;
 let org: DemoCredentials;
 let platform: Platform;
+let workerMetrics: string;
 
 const inTrace = (traceId: string) => receiver.spans.filter((s) => s.traceId === traceId);
 
@@ -50,6 +51,7 @@ beforeAll(async () => {
   folder = privateDir('tracing');
   receiver = await startOtlpReceiver();
   await new Promise<void>((resolve) => double.listen(0, '127.0.0.1', resolve));
+  workerMetrics = `127.0.0.1:${await freePort()}`;
   const overrides = platformEnv(
     {
       TEMPORAL_TASK_QUEUE: uniq('tracing'),
@@ -57,6 +59,7 @@ beforeAll(async () => {
       OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url,
       OUTBOUND_ALLOWLIST: '127.0.0.1',
       ROUTES_REFRESH_MS: '500',
+      WORKER_METRICS_ADDRESS: workerMetrics,
     },
     folder.dir,
   );
@@ -127,5 +130,21 @@ describe('traces across the platform', () => {
       parentSpanId: '',
       attributes: { 'http.response.status_code': 200 },
     });
+  });
+
+  it('every process serves Prometheus metrics', async () => {
+    const { urls } = platform.stack;
+    for (const [service, url] of [['filtration', urls.filtration], ['inference', urls.inference], ['orchestration', urls.orchestration], ['sidecar', urls.sidecar]] as const) {
+      const res = await fetch(`${url}/metrics`);
+      expect(res.status, service).toBe(200);
+      const text = await res.text();
+      expect(text, service).toMatch(new RegExp(`^inferia_http_requests_total\\{.*service="${service}".*\\} \\d+`, 'm'));
+      expect(text, service).toContain('process_cpu_seconds_total');
+    }
+    const worker = await waitFor(async () => {
+      const body = await fetch(`http://${workerMetrics}/metrics`).then((r) => (r.ok ? r.text() : ''), () => '');
+      return body.includes('temporal_') ? body : undefined;
+    }, 30_000);
+    expect(worker).toMatch(/^temporal_\w+/m);
   });
 });
