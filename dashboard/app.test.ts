@@ -50,6 +50,15 @@ describe('the dashboard server', () => {
     expect((await app.inject({ method: 'POST', url: '/deployments' })).statusCode).toBe(404);
   });
 
+  it('serves Prometheus metrics like every process', async () => {
+    await app.inject('/config.json');
+    const res = await app.inject('/metrics');
+    expect(res.statusCode).toBe(200);
+    expect(res.headers['content-type']).toContain('text/plain');
+    expect(res.body).toMatch(/^inferia_http_requests_total\{.*route="\/config\.json".*service="dashboard".*\} \d+/m);
+    expect(res.body).toContain('process_cpu_seconds_total');
+  });
+
   it('lets the page connect to its gateways (HTTP and the log WebSocket) and nowhere else', async () => {
     const csp = String((await app.inject('/')).headers['content-security-policy']);
     expect(csp).toContain("script-src 'self'");

@@ -52,4 +52,16 @@ describe('loadConfig', () => {
     expect(loadConfig({ TRUST_PROXY: '0' }).trustProxy).toBe(false);
     expect(loadConfig({}).trustProxy).toBe(false);
   });
+
+  it('keeps traces off by default and builds the OTLP traces URL from the standard variables', () => {
+    expect(loadConfig({}).tracing).toEqual({ exporter: 'none', endpoint: 'http://127.0.0.1:4318/v1/traces', sampleRatio: 1 });
+    expect(loadConfig({ OTEL_TRACES_EXPORTER: 'otlp', OTEL_EXPORTER_OTLP_ENDPOINT: 'http://collector:4318/', OTEL_TRACES_SAMPLER_ARG: '0.25' }).tracing).toEqual({
+      exporter: 'otlp',
+      endpoint: 'http://collector:4318/v1/traces',
+      sampleRatio: 0.25,
+    });
+    expect(loadConfig({ OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: 'https://vendor.example/otlp/traces' }).tracing.endpoint).toBe('https://vendor.example/otlp/traces');
+    expect(() => loadConfig({ OTEL_TRACES_EXPORTER: 'jaeger' })).toThrow(/OTEL_TRACES_EXPORTER/);
+    expect(() => loadConfig({ OTEL_TRACES_SAMPLER_ARG: '2' })).toThrow(/OTEL_TRACES_SAMPLER_ARG/);
+  });
 });

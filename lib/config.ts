@@ -88,6 +88,13 @@ const EnvSchema = z.object({
   OUTBOUND_ALLOWLIST: z.string().default(''),
   /** host:port where the worker serves Prometheus metrics (Temporal SDK: task latencies, slots, activity and workflow counts). Empty: off. */
   WORKER_METRICS_ADDRESS: z.string().regex(/^[^:]+:\d{1,5}$/).optional(),
+  /** OpenTelemetry traces (standard OTel names): `none` (default) loads no SDK at all; `otlp` exports OTLP/HTTP JSON; `console` prints spans. */
+  OTEL_TRACES_EXPORTER: z.enum(['none', 'otlp', 'console']).default('none'),
+  /** OTLP/HTTP collector base URL; traces go to `<endpoint>/v1/traces` unless OTEL_EXPORTER_OTLP_TRACES_ENDPOINT names the full URL. */
+  OTEL_EXPORTER_OTLP_ENDPOINT: z.string().url().default('http://127.0.0.1:4318'),
+  OTEL_EXPORTER_OTLP_TRACES_ENDPOINT: z.string().url().optional(),
+  /** Share of new traces sampled (0..1); a request that arrives with a sampled `traceparent` is always traced. */
+  OTEL_TRACES_SAMPLER_ARG: z.coerce.number().min(0).max(1).default(1),
   CONTEXT_CACHE_TTL_MS: z.coerce.number().int().min(0).default(60_000),
   UPSTREAM_TIMEOUT_MS: z.coerce.number().int().min(100).default(120_000),
   TRUST_PROXY: envBoolean(false),
@@ -145,6 +152,8 @@ export interface Config {
   /** Operator allow-list for user-supplied outbound URLs (SSRF guard, lib/net/outbound.ts). */
   outboundAllowlist: string[];
   workerMetricsAddress: string | undefined;
+  /** OpenTelemetry: `endpoint` is the full OTLP/HTTP traces URL. */
+  tracing: { exporter: 'none' | 'otlp' | 'console'; endpoint: string; sampleRatio: number };
   contextCacheTtlMs: number;
   upstreamTimeoutMs: number;
   trustProxy: boolean;
@@ -258,6 +267,11 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     routesRefreshMs: e.ROUTES_REFRESH_MS,
     configDir: e.INFERIA_CONFIG_DIR,
     workerMetricsAddress: e.WORKER_METRICS_ADDRESS,
+    tracing: {
+      exporter: e.OTEL_TRACES_EXPORTER,
+      endpoint: e.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT ?? `${e.OTEL_EXPORTER_OTLP_ENDPOINT.replace(/\/$/, '')}/v1/traces`,
+      sampleRatio: e.OTEL_TRACES_SAMPLER_ARG,
+    },
     outboundAllowlist: e.OUTBOUND_ALLOWLIST.split(',').map((s) => s.trim()).filter(Boolean),
     contextCacheTtlMs: e.CONTEXT_CACHE_TTL_MS,
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,

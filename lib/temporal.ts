@@ -1,11 +1,70 @@
 // The Temporal client every gateway uses to start, signal, update and query workflows.
-import { Client, Connection } from '@temporalio/client';
+import { trace } from '@opentelemetry/api';
+import { Client, Connection, type ClientInterceptors, type WorkflowClientInterceptor } from '@temporalio/client';
 import type { Config } from './config.js';
 import { searchAttributes } from './temporal-names.js';
+import { tracingEnabled } from './tracing.js';
 
-export async function createTemporalClient(config: Config): Promise<Client> {
+/** What a gateway logs workflow calls with (its pino logger). */
+export interface WorkflowCallLog {
+  info(obj: object, msg: string): void;
+}
+
+const traceId = () => {
+  const id = trace.getActiveSpan()?.spanContext().traceId;
+  return id ? { trace_id: id } : {};
+};
+
+/** One log line per workflow start, signal and update a gateway makes, naming the workflow. */
+export class WorkflowCallLogInterceptor implements WorkflowClientInterceptor {
+  constructor(private readonly log: WorkflowCallLog) {}
+
+  async start(input: Parameters<NonNullable<WorkflowClientInterceptor['start']>>[0], next: Parameters<NonNullable<WorkflowClientInterceptor['start']>>[1]) {
+    const runId = await next(input);
+    this.log.info({ workflowId: input.options.workflowId, runId, workflowType: input.workflowType, ...traceId() }, 'workflow started');
+    return runId;
+  }
+
+  async signal(input: Parameters<NonNullable<WorkflowClientInterceptor['signal']>>[0], next: Parameters<NonNullable<WorkflowClientInterceptor['signal']>>[1]) {
+    await next(input);
+    this.log.info({ workflowId: input.workflowExecution.workflowId, signal: input.signalName, ...traceId() }, 'workflow signalled');
+  }
+
+  async startUpdate(
+    input: Parameters<NonNullable<WorkflowClientInterceptor['startUpdate']>>[0],
+    next: Parameters<NonNullable<WorkflowClientInterceptor['startUpdate']>>[1],
+  ) {
+    this.log.info({ workflowId: input.workflowExecution.workflowId, update: input.updateName, ...traceId() }, 'workflow update sent');
+    return next(input);
+  }
+
+  async startUpdateWithStart(
+    input: Parameters<NonNullable<WorkflowClientInterceptor['startUpdateWithStart']>>[0],
+    next: Parameters<NonNullable<WorkflowClientInterceptor['startUpdateWithStart']>>[1],
+  ) {
+    const w = input.workflowStartOptions;
+    this.log.info({ workflowId: w.workflowId, workflowType: input.workflowType, update: input.updateName, ...traceId() }, 'workflow update-with-start sent');
+    return next(input);
+  }
+}
+
+/**
+ * The interceptors of a gateway's Temporal client: a log line per workflow call and, when tracing
+ * is on, a span per call whose context travels to the workflow in its headers.
+ */
+export async function clientInterceptors(log?: WorkflowCallLog): Promise<ClientInterceptors> {
+  const workflow: WorkflowClientInterceptor[] = [];
+  if (tracingEnabled()) {
+    const { OpenTelemetryWorkflowClientInterceptor } = await import('@temporalio/interceptors-opentelemetry');
+    workflow.push(new OpenTelemetryWorkflowClientInterceptor());
+  }
+  if (log) workflow.push(new WorkflowCallLogInterceptor(log));
+  return { workflow };
+}
+
+export async function createTemporalClient(config: Config, log?: WorkflowCallLog): Promise<Client> {
   const connection = await Connection.connect({ address: config.temporal.address, connectTimeout: '10 seconds' });
-  return new Client({ connection, namespace: config.temporal.namespace });
+  return new Client({ connection, namespace: config.temporal.namespace, interceptors: await clientInterceptors(log) });
 }
 
 /** Link to a workflow in the Temporal UI. */

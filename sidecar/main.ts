@@ -10,6 +10,7 @@
 import { join } from 'node:path';
 import Fastify from 'fastify';
 import { loadConfig } from '../lib/config.js';
+import { startTracing } from '../lib/tracing.js';
 import { serve, serverOptions } from '../lib/http/server-options.js';
 import { sidecarApp } from './app.js';
 import { createAkashLiveProvider } from './providers/akash/akash-live.js';
@@ -18,6 +19,8 @@ import { createSimulatedProvider } from './providers/simulation.js';
 import { DepinConfigError, type DepinProvider } from './providers/types.js';
 
 const config = loadConfig();
+// Before the app is built: the common plugin adds its request spans only when tracing is on.
+const tracing = await startTracing(config, 'sidecar');
 
 function liveProviders(): { nosana: DepinProvider; akash: DepinProvider } {
   const ledgerDir = join(config.dataDir, 'sidecar');
@@ -51,4 +54,4 @@ const providers =
 const app = Fastify(serverOptions('sidecar', config));
 await app.register(sidecarApp, { config, ...providers });
 app.log.info({ mode: config.nosanaMode }, 'DePIN sidecar providers ready');
-await serve(app, config.ports.sidecar, config.host);
+await serve(app, config.ports.sidecar, config.host, tracing);

@@ -1,4 +1,5 @@
 // The one place that wires workflows and activities into a Temporal worker.
+import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { type NativeConnection, Worker, type WorkerOptions } from '@temporalio/worker';
 import { createBatchActivities } from '../activities/batch.activities.js';
@@ -9,6 +10,7 @@ import { createProviderRegistry, type ProviderRegistry } from '../adapters/provi
 import type { Config } from '../lib/config.js';
 import type { Db } from '../lib/db.js';
 import type { Redis } from '../lib/redis.js';
+import type { Tracing } from '../lib/tracing.js';
 
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
 
@@ -21,6 +23,29 @@ export interface WorkerDeps {
   taskQueue?: string;
   /** A prebuilt bundle (tests build it once per file). */
   workflowBundle?: WorkerOptions['workflowBundle'];
+  /** When set, workflows and activities continue the trace their starter sent in the headers. */
+  tracing?: Tracing;
+}
+
+/**
+ * Temporal's OpenTelemetry interceptors: a span per workflow run, signal, update and activity
+ * schedule (inside the workflow sandbox, handed out through a sink to this process's span
+ * processor) and per activity execution, each the child of the span that started it.
+ */
+export async function tracingOptions(tracing: Tracing): Promise<Pick<WorkerOptions, 'interceptors' | 'sinks'>> {
+  const otel = await import('@temporalio/interceptors-opentelemetry');
+  return {
+    interceptors: {
+      workflowModules: [createRequire(import.meta.url).resolve('@temporalio/interceptors-opentelemetry/lib/workflow-interceptors')],
+      activity: [
+        (ctx) => ({
+          inbound: new otel.OpenTelemetryActivityInboundInterceptor(ctx),
+          outbound: new otel.OpenTelemetryActivityOutboundInterceptor(ctx),
+        }),
+      ],
+    },
+    sinks: { exporter: otel.makeWorkflowExporter(tracing.processor, tracing.resource) },
+  };
 }
 
 export async function createActivities(deps: WorkerDeps) {
@@ -54,6 +79,7 @@ export async function createOrchestrationWorker(deps: WorkerDeps): Promise<Worke
     taskQueue: deps.taskQueue ?? deps.config.temporal.taskQueue,
     ...(deps.workflowBundle ? { workflowBundle: deps.workflowBundle } : { workflowsPath: WORKFLOWS_PATH }),
     activities: await createActivities(deps),
+    ...(deps.tracing ? await tracingOptions(deps.tracing) : {}),
     shutdownGraceTime: '10 seconds',
   });
 }

@@ -1,6 +1,7 @@
 // Filtration gateway process (FILTRATION_PORT, default 8000).
 import Fastify from 'fastify';
 import { loadConfig } from '../../lib/config.js';
+import { startTracing } from '../../lib/tracing.js';
 import { createDb } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
 import { InferenceLogConsumer } from '../../lib/inference-log.js';
@@ -9,6 +10,8 @@ import { filtrationApp } from './app.js';
 import { createFiltrationServices } from './services.js';
 
 const config = loadConfig();
+// Before the app is built: the common plugin adds its request spans only when tracing is on.
+const tracing = await startTracing(config, 'filtration');
 const db = createDb(config.databaseUrl);
 const app = Fastify(serverOptions('filtration', config));
 const redis = createRedis(config.redisUrl, 'filtration');
@@ -26,4 +29,4 @@ app.addHook('onClose', async () => {
   redis.disconnect();
   await db.$disconnect();
 });
-await serve(app, config.ports.filtration, config.host);
+await serve(app, config.ports.filtration, config.host, tracing);

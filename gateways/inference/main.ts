@@ -3,10 +3,12 @@ import { Client, Connection } from '@temporalio/client';
 import Fastify from 'fastify';
 import { poolClusters } from '../../adapters/clusters/pool-clusters.js';
 import { loadConfig } from '../../lib/config.js';
+import { startTracing } from '../../lib/tracing.js';
 import { InferenceLogWriter } from '../../lib/inference-log.js';
 import { Limiter } from '../../lib/limits.js';
 import { createDb } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
+import { clientInterceptors } from '../../lib/temporal.js';
 import { createRedis } from '../../lib/redis.js';
 import { inferenceApp, newRequestId } from './app.js';
 import { ContextCache } from './context-cache.js';
@@ -16,6 +18,8 @@ import { loadStaticConfig } from './static-config.js';
 import { routedEmbedder } from './targets.js';
 
 const config = loadConfig();
+// Before the app is built: the common plugin adds its request spans only when tracing is on.
+const tracing = await startTracing(config, 'inference');
 const db = createDb(config.databaseUrl, { max: 4 });
 const subscriber = createRedis(config.redisUrl, 'inference-sub');
 const redis = createRedis(config.redisUrl, 'inference');
@@ -32,13 +36,17 @@ const routes = new RoutingTable(db, config.routesRefreshMs, {
   outbound: { allow: config.outboundAllowlist },
 });
 const prompts = new PromptProcessor(db, routedEmbedder(routes, config.upstreamTimeoutMs));
-// Lazy: the gateway starts (and serves the hot path) while Temporal is down; batches wait for it.
-const temporal = new Client({ connection: Connection.lazy({ address: config.temporal.address }), namespace: config.temporal.namespace });
 await contexts.subscribe(subscriber);
 await routes.start(subscriber);
 await prompts.subscribe(subscriber);
 
 const app = Fastify(serverOptions('inference', config, { bodyLimit: 8 * 1024 * 1024, genReqId: newRequestId }));
+// Lazy: the gateway starts (and serves the hot path) while Temporal is down; batches wait for it.
+const temporal = new Client({
+  connection: Connection.lazy({ address: config.temporal.address }),
+  namespace: config.temporal.namespace,
+  interceptors: await clientInterceptors(app.log),
+});
 await app.register(inferenceApp, {
   contexts,
   routes,
@@ -68,4 +76,4 @@ app.addHook('onClose', async () => {
   await temporal.connection.close().catch(() => undefined);
   await db.$disconnect();
 });
-await serve(app, config.ports.inference, config.host);
+await serve(app, config.ports.inference, config.host, tracing);

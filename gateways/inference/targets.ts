@@ -3,7 +3,9 @@
 // `config/endpoints.json`. Nothing here reads the answer: relaying is the caller's.
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
+import { traceHeaders } from '../../lib/tracing.js';
 import type { Replica, RoutingTable } from './routing-table.js';
+import { withUpstreamSpan } from './upstream-tracing.js';
 
 export interface UpstreamAnswer {
   status: number;
@@ -23,12 +25,14 @@ export interface SendOptions {
 }
 
 /** `path` is the OpenAI route without `/v1`: `/chat/completions`, `/completions`, `/embeddings`. */
-export async function sendToTarget(target: Replica, path: string, body: Record<string, unknown>, opts: SendOptions): Promise<UpstreamAnswer> {
+export const sendToTarget = withUpstreamSpan(send);
+
+async function send(target: Replica, path: string, body: Record<string, unknown>, opts: SendOptions): Promise<UpstreamAnswer> {
   const payload = target.upstreamModel ? { ...body, model: target.upstreamModel } : body;
   if (target.adapter) return sendToAdapter(target, path, payload, opts);
   const res = await fetch(`${target.base}${path}`, {
     method: 'POST',
-    headers: { 'content-type': 'application/json', 'x-request-id': opts.requestId, ...target.headers },
+    headers: { 'content-type': 'application/json', 'x-request-id': opts.requestId, ...target.headers, ...traceHeaders() },
     body: JSON.stringify(payload),
     signal: AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]),
   });

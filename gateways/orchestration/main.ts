@@ -2,6 +2,7 @@
 // one service layer behind both.
 import Fastify from 'fastify';
 import { loadConfig } from '../../lib/config.js';
+import { startTracing } from '../../lib/tracing.js';
 import { createDb } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
 import { createRedis } from '../../lib/redis.js';
@@ -12,9 +13,11 @@ import { createOrchestrationGrpcServer, listen } from './grpc.js';
 import { OrchestrationService } from './service.js';
 
 const config = loadConfig();
+// Before the app is built: the common plugin adds its request spans only when tracing is on.
+const tracing = await startTracing(config, 'orchestration');
 const db = createDb(config.databaseUrl);
-const temporal = await createTemporalClient(config);
 const app = Fastify(serverOptions('orchestration', config));
+const temporal = await createTemporalClient(config, app.log);
 const redis = createRedis(config.redisUrl, 'orchestration');
 const service = new OrchestrationService({ db, temporal, redis, config, log: app.log });
 const sessions = new SessionRevocations(redis, config.jwt.accessTtlSeconds);
@@ -36,6 +39,6 @@ app.addHook('onClose', async () => {
   await db.$disconnect();
 });
 
-await serve(app, config.ports.orchestration, config.host);
+await serve(app, config.ports.orchestration, config.host, tracing);
 const grpcPort = await listen(grpcServer, config.host, config.ports.orchestrationGrpc);
 app.log.info({ port: grpcPort }, 'gRPC listening');

@@ -10,6 +10,8 @@ import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCom
 import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
+import { tracingEnabled } from '../tracing.js';
+import { traceRequests } from './request-tracing.js';
 
 export interface CommonOptions {
   service: string;
@@ -181,6 +183,8 @@ export const commonPlugin = fp<CommonOptions>(
   async (app: FastifyInstance, opts) => {
     app.setValidatorCompiler(validatorCompiler);
     app.setSerializerCompiler(serializerCompiler);
+    // Before any route is added: the span wraps each handler. Off, no hook is added at all.
+    if (tracingEnabled()) traceRequests(app, QUIET_ROUTES);
 
     if (opts.corsOrigins && opts.corsOrigins.length > 0) {
       // Bearer tokens travel in a header, never in cookies: no credentials mode is needed.

@@ -4,6 +4,7 @@ import { randomUUID } from 'node:crypto';
 import { LogController, type FastifyInstance, type FastifyServerOptions } from 'fastify';
 import type { Config } from '../config.js';
 import { loggerOptions } from '../logger.js';
+import type { Tracing } from '../tracing.js';
 
 export function serverOptions(service: string, config: Config, extra: Partial<FastifyServerOptions> = {}): FastifyServerOptions {
   return {
@@ -23,13 +24,14 @@ export function serverOptions(service: string, config: Config, extra: Partial<Fa
   };
 }
 
-/** Listens, and closes the server (running its onClose hooks) on SIGINT or SIGTERM. */
-export async function serve(app: FastifyInstance, port: number, host: string): Promise<void> {
+/** Listens, and closes the server (running its onClose hooks, then flushing traces) on SIGINT or SIGTERM. */
+export async function serve(app: FastifyInstance, port: number, host: string, tracing?: Tracing): Promise<void> {
   let closing = false;
   const close = async () => {
     if (closing) return;
     closing = true;
     await app.close();
+    await tracing?.shutdown();
     process.exit(0);
   };
   process.on('SIGINT', close);
