@@ -1,8 +1,6 @@
 // Inference gateway: the OpenAI-compatible /v1 surface. Each request runs one fixed pipeline:
 // API key → context → route → upstream (stream or not). Errors use OpenAI's shape.
 import { randomUUID } from 'node:crypto';
-import { Readable } from 'node:stream';
-import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { Counter, Histogram } from 'prom-client';
@@ -17,6 +15,7 @@ import { commonPlugin, describeError } from '../../lib/http/common.js';
 import type { ClusterAdapter } from '../../adapters/clusters/types.js';
 import type { ContextCache, KeyContext } from './context-cache.js';
 import type { Replica, RoutingTable } from './routing-table.js';
+import { UpstreamPool, type UpstreamResponse } from './upstream.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -30,6 +29,8 @@ export interface InferenceAppOptions {
   /** The clusters an org may see (ALCF `/v1/clusters`). */
   clusters?: (orgId: string) => Promise<ClusterAdapter[]>;
   upstreamTimeoutMs: number;
+  /** Keep-alive connections to the replicas (one is made when absent). */
+  upstream?: UpstreamPool;
   /** Rate limits and quotas (Redis). Absent: none are enforced. */
   limiter?: Limiter;
   /**
@@ -100,6 +101,8 @@ function sendOpenAiError(req: FastifyRequest, reply: FastifyReply, err: unknown)
 
 export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppOptions) {
   const { contexts, routes } = opts;
+  const upstreamPool = opts.upstream ?? new UpstreamPool();
+  if (!opts.upstream) fastify.addHook('onClose', async () => upstreamPool.close());
   await fastify.register(commonPlugin, {
     service: 'inference',
     title: 'Inferia inference gateway (OpenAI-compatible)',
@@ -246,7 +249,8 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     };
     const tried = new Set<string>();
     const abort = new AbortController();
-    req.raw.once('close', () => {
+    // The response, not the request: a request's 'close' fires as soon as its body has been read.
+    reply.raw.once('close', () => {
       if (!reply.raw.writableEnded) abort.abort();
     });
     let lastError: unknown;
@@ -257,13 +261,12 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
       replica.inflight += 1;
       record.deploymentId = replica.deploymentId;
       record.replica = replica.nodeId;
-      let upstream: Response;
+      let upstream: UpstreamResponse;
       try {
-        upstream = await fetch(`${replica.url}${path}`, {
-          method: 'POST',
+        upstream = await upstreamPool.post(replica.url, path, JSON.stringify(body), {
           headers: { 'content-type': 'application/json', 'x-request-id': req.id },
-          body: JSON.stringify(body),
-          signal: AbortSignal.any([abort.signal, AbortSignal.timeout(opts.upstreamTimeoutMs)]),
+          timeoutMs: opts.upstreamTimeoutMs,
+          signal: abort.signal,
         });
       } catch (err) {
         replica.inflight -= 1;
@@ -277,7 +280,7 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
         replica.inflight -= 1;
         routes.reportFailure(replica.nodeId);
         lastError = new Error(`replica answered ${upstream.status}`);
-        await upstream.arrayBuffer().catch(() => undefined);
+        await upstream.discard().catch(() => undefined);
         continue;
       }
       routes.reportSuccess(replica.nodeId);
@@ -350,9 +353,9 @@ interface Usage {
   completion: number;
 }
 
-async function relay(reply: FastifyReply, upstream: Response, stream: boolean, onUsage: (usage: Usage) => void): Promise<FastifyReply> {
-  const contentType = upstream.headers.get('content-type') ?? 'application/json';
-  if (!stream || !contentType.includes('text/event-stream') || !upstream.body) {
+async function relay(reply: FastifyReply, upstream: UpstreamResponse, stream: boolean, onUsage: (usage: Usage) => void): Promise<FastifyReply> {
+  const contentType = upstream.headers['content-type'] ?? 'application/json';
+  if (!stream || !contentType.includes('text/event-stream')) {
     const text = await upstream.text();
     if (upstream.status >= 500) {
       return reply.status(502).send(openAiError(502, `upstream replica failed with status ${upstream.status}`, 'upstream_error'));
@@ -371,9 +374,9 @@ async function relay(reply: FastifyReply, upstream: Response, stream: boolean, o
     'x-request-id': String(reply.request.id),
   });
   try {
-    for await (const chunk of Readable.fromWeb(upstream.body as WebReadableStream<Uint8Array>)) {
+    for await (const chunk of upstream.body) {
       meter.feed(chunk as Buffer);
-      if (!raw.write(chunk)) await new Promise((r) => raw.once('drain', r));
+      if (!raw.write(chunk)) await drained(raw);
     }
     onUsage(meter.usage());
   } catch (err) {
@@ -384,6 +387,19 @@ async function relay(reply: FastifyReply, upstream: Response, stream: boolean, o
   }
   raw.end();
   return reply;
+}
+
+/** Resolves when the client can take more, or has gone (then the upstream call is being aborted). */
+function drained(raw: FastifyReply['raw']): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      raw.off('drain', done);
+      raw.off('close', done);
+      resolve();
+    };
+    raw.on('drain', done);
+    raw.on('close', done);
+  });
 }
 
 export const newRequestId = () => `req_${randomUUID().replace(/-/g, '')}`;

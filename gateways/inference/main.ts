@@ -10,6 +10,7 @@ import { createRedis } from '../../lib/redis.js';
 import { inferenceApp, newRequestId } from './app.js';
 import { ContextCache } from './context-cache.js';
 import { RoutingTable } from './routing-table.js';
+import { UpstreamPool } from './upstream.js';
 
 const config = loadConfig();
 const db = createDb(config.databaseUrl, { max: 4 });
@@ -21,6 +22,8 @@ const contexts = new ContextCache({
   ttlMs: config.contextCacheTtlMs,
 });
 const routes = new RoutingTable(db, config.routesRefreshMs);
+const upstream = new UpstreamPool();
+routes.onLoad((urls) => upstream.retain(urls));
 await contexts.subscribe(subscriber);
 await routes.start(subscriber);
 
@@ -29,6 +32,7 @@ await app.register(inferenceApp, {
   contexts,
   routes,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
+  upstream,
   limiter: new Limiter(redis),
   clusters: (orgId) => poolClusters(db, orgId),
   logs: new InferenceLogWriter(redis, { onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') }),
@@ -40,6 +44,7 @@ await app.register(inferenceApp, {
 });
 app.addHook('onClose', async () => {
   routes.stop();
+  upstream.close();
   subscriber.disconnect();
   redis.disconnect();
   await db.$disconnect();

@@ -39,4 +39,12 @@ describe('routing table', () => {
     expect(t.pick('other-org', 'm')).toBeUndefined();
     expect(t.models('o')).toEqual(['m']);
   });
+
+  it('tells its listeners every replica URL after each load', async () => {
+    const t = tableWith(['a', 'b']);
+    const seen: string[][] = [];
+    t.onLoad((urls) => seen.push([...urls].sort()));
+    await t.refresh();
+    expect(seen).toEqual([['http://a', 'http://b']]);
+  });
 });

@@ -30,6 +30,7 @@ export class RoutingTable {
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private dirty = false;
+  private readonly loadListeners: ((urls: ReadonlySet<string>) => void)[] = [];
   loadedAt = 0;
 
   constructor(
@@ -45,6 +46,11 @@ export class RoutingTable {
     });
     this.timer = setInterval(() => void this.refresh(), this.refreshMs);
     this.timer.unref();
+  }
+
+  /** Called after every load with the URLs of all replicas in the table (pools of the others can go). */
+  onLoad(listener: (urls: ReadonlySet<string>) => void): void {
+    this.loadListeners.push(listener);
   }
 
   stop(): void {
@@ -99,6 +105,11 @@ export class RoutingTable {
     }
     this.routes = next;
     this.loadedAt = Date.now();
+    if (this.loadListeners.length > 0) {
+      const urls = new Set<string>();
+      for (const list of next.values()) for (const r of list) urls.add(r.url);
+      for (const listener of this.loadListeners) listener(urls);
+    }
   }
 
   replicas(orgId: string, model: string): Replica[] {
