@@ -89,4 +89,70 @@ describe('inference log pipeline', () => {
     const pending = (await services.redis.xpending(names.stream, names.group)) as [number, ...unknown[]];
     expect(pending[0]).toBe(0);
   });
+
+  it('stores every field as written, nulls and JSON included', async () => {
+    const names = streams();
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream });
+    const consumer = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 100 });
+    await consumer.ensureGroup();
+    const deploymentId = randomUUID();
+    const full = entry({
+      api_key_id: randomUUID(),
+      deployment_id: deploymentId,
+      replica: 'node-1',
+      stream: true,
+      ttfb_ms: null,
+      status_code: 499,
+      error_code: '499',
+      guardrails: [{ type: 'pii', action: 'redact', count: 2 }],
+      created_at: '2026-11-23T10:30:15.123Z',
+    });
+    const bare = entry();
+    writer.write(full);
+    writer.write(bare);
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 2);
+    expect(await consumer.runOnce()).toBe(2);
+    const row = await services.db.inferenceLog.findUniqueOrThrow({ where: { requestId: full.request_id } });
+    expect(row).toMatchObject({
+      orgId: org.org_id,
+      apiKeyId: full.api_key_id,
+      model: 'mock',
+      deploymentId,
+      replica: 'node-1',
+      stream: true,
+      promptTokens: 3,
+      completionTokens: 9,
+      latencyMs: 12,
+      ttfbMs: null,
+      statusCode: 499,
+      errorCode: '499',
+      guardrails: [{ type: 'pii', action: 'redact', count: 2 }],
+      ragSources: [],
+    });
+    expect(row.createdAt.toISOString()).toBe('2026-11-23T10:30:15.123Z');
+    expect(await services.db.inferenceLog.findUniqueOrThrow({ where: { requestId: bare.request_id } })).toMatchObject({
+      apiKeyId: null,
+      deploymentId: null,
+      replica: null,
+      stream: false,
+      ttfbMs: 5,
+      errorCode: null,
+    });
+  });
+
+  it('stores the good entries of a batch with one Postgres refuses, and dead-letters that one in the end', async () => {
+    const names = streams();
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream });
+    const consumer = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 100, claimIdleMs: 0, maxDeliveries: 2 });
+    await consumer.ensureGroup();
+    const good = entry();
+    writer.write(entry({ org_id: 'not-a-uuid' }));
+    writer.write(good);
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 2);
+    expect(await consumer.runOnce()).toBe(0); // the batch failed; the good one was stored on its own
+    expect(await services.db.inferenceLog.count({ where: { requestId: good.request_id } })).toBe(1);
+    await waitFor(async () => (await consumer.runOnce(), (await services.redis.xlen(names.deadLetterStream)) === 1), 10_000, 50);
+    const pending = (await services.redis.xpending(names.stream, names.group)) as [number, ...unknown[]];
+    expect(pending[0]).toBe(0);
+  });
 });
