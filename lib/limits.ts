@@ -79,12 +79,32 @@ end
 return out
 `;
 
+// KEYS: counters; ARGV: the amount to add to each. One command however many counters change. A
+// counter that has expired is left alone: its window is over, and INCRBY would recreate it
+// without a TTL, for ever.
+const ADJUST = `
+for i = 1, #KEYS do
+  local delta = tonumber(ARGV[i])
+  if delta ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then redis.call('INCRBY', KEYS[i], delta) end
+end
+return 0
+`;
+
+type ScriptedRedis = Redis & {
+  inferiaAdmit: (...a: unknown[]) => Promise<number[]>;
+  inferiaAdjust: (...a: unknown[]) => Promise<number>;
+};
+
 export class Limiter {
+  private readonly scripted: ScriptedRedis;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix = 'inferia:limit',
   ) {
     this.redis.defineCommand('inferiaAdmit', { lua: ADMIT });
+    this.redis.defineCommand('inferiaAdjust', { lua: ADJUST });
+    this.scripted = redis as ScriptedRedis;
   }
 
   private keyFor(l: Limit, now: number) {
@@ -98,11 +118,7 @@ export class Limiter {
     const keys = limits.map((l) => this.keyFor(l, now));
     const argv: (string | number)[] = [limits.length];
     limits.forEach((l, i) => argv.push(l.limit, l.unit === 'requests' ? 1 : tokens, keys[i]!.ttl));
-    const result = (await (this.redis as unknown as { inferiaAdmit: (...a: unknown[]) => Promise<number[]> }).inferiaAdmit(
-      limits.length,
-      ...keys.map((k) => k.key),
-      ...argv,
-    )) as number[];
+    const result = await this.scripted.inferiaAdmit(limits.length, ...keys.map((k) => k.key), ...argv);
     const admitted = result[0] === 1;
     const states: LimitState[] = limits.map((l, i) => {
       const used = Number(result[2 + i] ?? 0);
@@ -121,18 +137,26 @@ export class Limiter {
 
   /** Replaces the token estimate with what was really used. */
   async settle(reservation: Reservation, actualTokens: number): Promise<void> {
-    if (reservation.tokenKeys.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const t of reservation.tokenKeys) if (actualTokens !== t.reserved) pipeline.incrby(t.key, actualTokens - t.reserved);
-    await pipeline.exec();
+    const changed = reservation.tokenKeys.filter((t) => t.reserved !== actualTokens);
+    if (changed.length === 0) return;
+    await this.adjust(
+      changed.map((t) => t.key),
+      changed.map((t) => actualTokens - t.reserved),
+    );
   }
 
   /** The call never reached a model: give back the request and its tokens. */
   async refund(reservation: Reservation): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const t of reservation.tokenKeys) pipeline.decrby(t.key, t.reserved);
-    for (const r of reservation.requestKeys) pipeline.decr(r.key);
-    await pipeline.exec();
+    const { tokenKeys, requestKeys } = reservation;
+    if (tokenKeys.length + requestKeys.length === 0) return;
+    await this.adjust(
+      [...tokenKeys.map((t) => t.key), ...requestKeys.map((r) => r.key)],
+      [...tokenKeys.map((t) => -t.reserved), ...requestKeys.map(() => -1)],
+    );
+  }
+
+  private async adjust(keys: string[], deltas: number[]): Promise<void> {
+    await this.scripted.inferiaAdjust(keys.length, ...keys, ...deltas);
   }
 }
 

@@ -17,11 +17,21 @@ export const DEPLOYMENT_LOG_MAXLEN = 5000;
 /** The latest resources a provider reported (written by reconciliation, read by the API). */
 export const providerResourcesKey = (provider: string) => `inferia:resources:${provider}`;
 
-export function createRedis(url: string, name: string): Redis {
+export interface RedisOptions {
+  /**
+   * Commands issued in the same event-loop turn leave in one write (ioredis auto-pipelining): for
+   * a connection that many concurrent requests share, such as the inference gateway's limiter and
+   * log writer. Not for a connection that blocks (XREADGROUP BLOCK) or subscribes.
+   */
+  autoPipelining?: boolean;
+}
+
+export function createRedis(url: string, name: string, options: RedisOptions = {}): Redis {
   return new Redis(url, {
     connectionName: `inferia-${name}`,
     maxRetriesPerRequest: 2,
     enableOfflineQueue: true,
     lazyConnect: false,
+    enableAutoPipelining: options.autoPipelining ?? false,
   });
 }

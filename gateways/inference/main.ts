@@ -15,7 +15,7 @@ import { UpstreamPool } from './upstream.js';
 const config = loadConfig();
 const db = createDb(config.databaseUrl, { max: 4 });
 const subscriber = createRedis(config.redisUrl, 'inference-sub');
-const redis = createRedis(config.redisUrl, 'inference');
+const redis = createRedis(config.redisUrl, 'inference', { autoPipelining: true });
 const contexts = new ContextCache({
   filtrationUrl: config.urls.filtration,
   serviceToken: config.secrets.internalServiceToken,

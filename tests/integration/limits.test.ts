@@ -10,7 +10,12 @@ let limiters: Limiter[];
 
 beforeAll(() => {
   const config = testConfig();
-  gateways = [createRedis(config.redisUrl, 'limits-a'), createRedis(config.redisUrl, 'limits-b'), createRedis(config.redisUrl, 'limits-c')];
+  // Auto-pipelined connections (as the inference gateway's) and a plain one race each other.
+  gateways = [
+    createRedis(config.redisUrl, 'limits-a'),
+    createRedis(config.redisUrl, 'limits-b', { autoPipelining: true }),
+    createRedis(config.redisUrl, 'limits-c', { autoPipelining: true }),
+  ];
   const prefix = `inferia:test-limit:${uniq('run')}`; // the same counters, as every gateway shares
   limiters = gateways.map((r) => new Limiter(r, prefix));
 });
@@ -71,5 +76,19 @@ describe('rate limits', () => {
       { scope: 'org', id: 'org', period: 'day', unit: 'tokens', limit: 1000 },
       { scope: 'key', id: 'key', period: 'minute', unit: 'requests', limit: 5 },
     ]);
+  });
+
+  it('leaves a counter whose window has ended alone when a late settle or refund comes', async () => {
+    const key = uniq('key');
+    const tpm: Limit = { scope: 'key', id: key, period: 'minute', unit: 'tokens', limit: 1000 };
+    const rpm: Limit = { scope: 'key', id: key, period: 'minute', unit: 'requests', limit: 10 };
+    const a = await limiters[1]!.admit([rpm, tpm], 300);
+    const b = await limiters[2]!.admit([rpm, tpm], 300);
+    if (!a.admitted || !b.admitted) throw new Error('not admitted');
+    const keys = [...a.reservation.tokenKeys.map((t) => t.key), ...a.reservation.requestKeys.map((r) => r.key)];
+    await gateways[0]!.del(...keys); // the window expired while the calls ran
+    await limiters[1]!.settle(a.reservation, 50);
+    await limiters[2]!.refund(b.reservation);
+    expect(await gateways[0]!.exists(...keys)).toBe(0);
   });
 });
