@@ -7,7 +7,6 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Db } from '../../lib/db.js';
 import type { InferenceLogEntry, InferenceLogWriter } from '../../lib/inference-log.js';
 import type { Admission, Limit, Limiter, Reservation } from '../../lib/limits.js';
 import { inferenceApp, newRequestId } from './app.js';
@@ -118,13 +117,7 @@ interface Gateway {
 }
 
 async function gateway(replicas: string[], opts: { timeoutMs?: number } = {}): Promise<Gateway> {
-  const db = {
-    inventoryNode: {
-      findMany: async () =>
-        replicas.map((url, i) => ({ id: `node-${i}`, exposeUrl: url, deploymentId: 'dep-1', deployment: { inferenceModel: 'm', orgId: CTX.org_id, model: { configJson: {} } } })),
-    },
-  } as unknown as Db;
-  const routes = new RoutingTable(db, 60_000);
+  const routes = new RoutingTable(async () => replicas.map((url, i) => ({ nodeId: `node-${i}`, url, deploymentId: 'dep-1', model: 'm', orgId: CTX.org_id, modelConfig: {} })), 60_000);
   await routes.refresh();
   const limiter = new FakeLimiter();
   const logs: InferenceLogEntry[] = [];

@@ -1,19 +1,26 @@
 // Inference gateway process (INFERENCE_PORT, default 8001): the OpenAI-compatible hot path.
 import Fastify from 'fastify';
+import pg from 'pg';
 import { poolClusters } from '../../adapters/clusters/pool-clusters.js';
 import { loadConfig } from '../../lib/config.js';
 import { InferenceLogWriter } from '../../lib/inference-log.js';
 import { Limiter } from '../../lib/limits.js';
-import { createDb } from '../../lib/db.js';
+import type { Db } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
 import { createRedis } from '../../lib/redis.js';
 import { inferenceApp, newRequestId } from './app.js';
 import { ContextCache } from './context-cache.js';
-import { RoutingTable } from './routing-table.js';
+import { pgRouteSource, RoutingTable } from './routing-table.js';
 import { UpstreamPool } from './upstream.js';
 
 const config = loadConfig();
-const db = createDb(config.databaseUrl, { max: 4 });
+// The hot path reads Postgres only to load the routing table, over pg directly. The Prisma client
+// (about 70 MiB once its Wasm query compiler runs) is loaded on first use, by /v1/clusters.
+const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+// An idle connection dropped (Postgres restarted): the next refresh opens another.
+pool.on('error', (err) => app.log.warn({ err }, 'postgres connection dropped'));
+let db: Promise<Db> | undefined;
+const lazyDb = () => (db ??= import('../../lib/db.js').then(({ createDb }) => createDb(config.databaseUrl, { max: 2 })));
 const subscriber = createRedis(config.redisUrl, 'inference-sub');
 const redis = createRedis(config.redisUrl, 'inference', { autoPipelining: true });
 const contexts = new ContextCache({
@@ -21,7 +28,7 @@ const contexts = new ContextCache({
   serviceToken: config.secrets.internalServiceToken,
   ttlMs: config.contextCacheTtlMs,
 });
-const routes = new RoutingTable(db, config.routesRefreshMs);
+const routes = new RoutingTable(pgRouteSource(pool), config.routesRefreshMs);
 const upstream = new UpstreamPool();
 routes.onLoad((urls) => upstream.retain(urls));
 await contexts.subscribe(subscriber);
@@ -34,7 +41,7 @@ await app.register(inferenceApp, {
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   upstream,
   limiter: new Limiter(redis),
-  clusters: (orgId) => poolClusters(db, orgId),
+  clusters: async (orgId) => poolClusters(await lazyDb(), orgId),
   logs: new InferenceLogWriter(redis, { onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') }),
   limiterFailureMode: config.limiterFailureMode,
   ready: async () => ({
@@ -47,6 +54,7 @@ app.addHook('onClose', async () => {
   upstream.close();
   subscriber.disconnect();
   redis.disconnect();
-  await db.$disconnect();
+  await pool.end();
+  if (db) await (await db).$disconnect();
 });
 await serve(app, config.ports.inference, config.host);

@@ -1,16 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import type { Db } from '../../lib/db.js';
 import { RoutingTable } from './routing-table.js';
 
-/** A stand-in for the one query the table makes (the real one runs in the integration suite). */
+/** A stand-in for the one query the table makes (the real ones run in the integration suite). */
 function tableWith(nodes: string[]) {
-  const db = {
-    inventoryNode: {
-      findMany: async () =>
-        nodes.map((id) => ({ id, exposeUrl: `http://${id}`, deploymentId: 'd1', deployment: { inferenceModel: 'm', orgId: 'o', model: { configJson: {} } } })),
-    },
-  } as unknown as Db;
-  return new RoutingTable(db, 60_000);
+  return new RoutingTable(async () => nodes.map((id) => ({ nodeId: id, url: `http://${id}`, deploymentId: 'd1', model: 'm', orgId: 'o', modelConfig: {} })), 60_000);
 }
 
 describe('routing table', () => {

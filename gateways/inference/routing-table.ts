@@ -1,6 +1,7 @@
 // Model name → RUNNING replicas, as the deployment workflows publish them (Postgres projection,
 // change notices over Redis). Held in memory: the hot path never queries the database.
 import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
 import type { Db } from '../../lib/db.js';
 import { restrictionOf, type ModelRestriction } from '../../lib/api-key-context.js';
 import { channels } from '../../lib/redis.js';
@@ -19,6 +20,65 @@ export interface Replica {
 
 const key = (orgId: string, model: string) => `${orgId}\u0000${model}`;
 
+/** One READY replica of a RUNNING deployment, as the table loads it. */
+export interface RouteRow {
+  nodeId: string;
+  url: string;
+  deploymentId: string;
+  model: string;
+  orgId: string;
+  /** The registered model's config_json (who may use it). */
+  modelConfig: unknown;
+}
+
+/** Reads every routable replica. */
+export type RouteSource = () => Promise<RouteRow[]>;
+
+/**
+ * The query over the pg driver directly. The inference gateway uses this one: the Prisma client
+ * (its Wasm query compiler) would be loaded for this one query and cost about 70 MiB of memory.
+ */
+export function pgRouteSource(pool: Pool): RouteSource {
+  return async () => {
+    const { rows } = await pool.query<{ node_id: string; url: string; deployment_id: string; model: string; org_id: string; model_config: unknown }>(
+      `SELECT n.id AS node_id, n.expose_url AS url, n.deployment_id, d.inference_model AS model, d.org_id, m.config_json AS model_config
+         FROM inventory_nodes n
+         JOIN deployments d ON d.id = n.deployment_id
+         LEFT JOIN registered_models m ON m.id = d.model_id
+        WHERE n.state = 'READY' AND n.expose_url IS NOT NULL AND d.status = 'RUNNING'`,
+    );
+    return rows.map((r) => ({ nodeId: r.node_id, url: r.url, deploymentId: r.deployment_id, model: r.model, orgId: r.org_id, modelConfig: r.model_config }));
+  };
+}
+
+/** The same query through the Prisma client. */
+export function prismaRouteSource(db: Db): RouteSource {
+  return async () => {
+    const rows = await db.inventoryNode.findMany({
+      where: { state: 'READY', exposeUrl: { not: null }, deployment: { status: 'RUNNING' } },
+      select: {
+        id: true,
+        exposeUrl: true,
+        deploymentId: true,
+        deployment: { select: { inferenceModel: true, orgId: true, model: { select: { configJson: true } } } },
+      },
+    });
+    const out: RouteRow[] = [];
+    for (const row of rows) {
+      if (!row.deployment || !row.exposeUrl || !row.deploymentId) continue;
+      out.push({
+        nodeId: row.id,
+        url: row.exposeUrl,
+        deploymentId: row.deploymentId,
+        model: row.deployment.inferenceModel,
+        orgId: row.deployment.orgId,
+        modelConfig: row.deployment.model?.configJson,
+      });
+    }
+    return out;
+  };
+}
+
 /** Consecutive failures after which a replica is left out, and for how long before it is tried again. */
 const BREAKER_THRESHOLD = 3;
 const BREAKER_OPEN_MS = 15_000;
@@ -34,7 +94,7 @@ export class RoutingTable {
   loadedAt = 0;
 
   constructor(
-    private readonly db: Db,
+    private readonly source: RouteSource,
     private readonly refreshMs: number,
   ) {}
 
@@ -76,30 +136,21 @@ export class RoutingTable {
   }
 
   private async load(): Promise<void> {
-    const rows = await this.db.inventoryNode.findMany({
-      where: { state: 'READY', exposeUrl: { not: null }, deployment: { status: 'RUNNING' } },
-      select: {
-        id: true,
-        exposeUrl: true,
-        deploymentId: true,
-        deployment: { select: { inferenceModel: true, orgId: true, model: { select: { configJson: true } } } },
-      },
-    });
+    const rows = await this.source();
     const previous = new Map<string, number>();
     for (const list of this.routes.values()) for (const r of list) previous.set(r.nodeId, r.inflight);
     const next = new Map<string, Replica[]>();
     for (const row of rows) {
-      if (!row.deployment || !row.exposeUrl || !row.deploymentId) continue;
-      const k = key(row.deployment.orgId, row.deployment.inferenceModel);
+      const k = key(row.orgId, row.model);
       const list = next.get(k) ?? [];
       list.push({
-        url: row.exposeUrl.replace(/\/$/, ''),
+        url: row.url.replace(/\/$/, ''),
         deploymentId: row.deploymentId,
-        nodeId: row.id,
-        model: row.deployment.inferenceModel,
-        orgId: row.deployment.orgId,
-        inflight: previous.get(row.id) ?? 0,
-        restriction: restrictionOf(row.deployment.model?.configJson),
+        nodeId: row.nodeId,
+        model: row.model,
+        orgId: row.orgId,
+        inflight: previous.get(row.nodeId) ?? 0,
+        restriction: restrictionOf(row.modelConfig),
       });
       next.set(k, list);
     }
