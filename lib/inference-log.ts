@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Db } from './db.js';
+import type { DeferredCommands } from './redis.js';
 
 export const INFERENCE_LOG_STREAM = 'inferia:inference-logs';
 export const INFERENCE_LOG_DEAD = 'inferia:inference-logs:dead';
@@ -40,17 +41,27 @@ export class InferenceLogWriter {
 
   constructor(
     private readonly redis: Redis,
-    private readonly options: { maxBuffered?: number; onError?: (err: unknown) => void; stream?: string } = {},
+    private readonly options: {
+      maxBuffered?: number;
+      onError?: (err: unknown) => void;
+      stream?: string;
+      /** Entries wait here and leave with the connection's next urgent command (see DeferredCommands). */
+      deferred?: DeferredCommands;
+    } = {},
   ) {
     this.stream = options.stream ?? INFERENCE_LOG_STREAM;
   }
 
   write(entry: InferenceLogEntry): void {
-    this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entry)).catch((err: unknown) => {
-      this.options.onError?.(err);
-      if (this.pending.length < (this.options.maxBuffered ?? 50_000)) this.pending.push(entry);
-      this.timer ??= setTimeout(() => void this.flush(), 1000);
-    });
+    const send = () => {
+      this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entry)).catch((err: unknown) => {
+        this.options.onError?.(err);
+        if (this.pending.length < (this.options.maxBuffered ?? 50_000)) this.pending.push(entry);
+        this.timer ??= setTimeout(() => void this.flush(), 1000);
+      });
+    };
+    if (this.options.deferred) this.options.deferred.defer(send);
+    else send();
   }
 
   async flush(): Promise<void> {

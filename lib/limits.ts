@@ -5,6 +5,7 @@
 // Tokens are reserved up front (an estimate: prompt plus max_tokens) and settled to the real usage
 // afterwards (or refunded when the upstream failed), so a stream cannot overrun a token budget.
 import type { Redis } from 'ioredis';
+import type { DeferredCommands } from './redis.js';
 
 export type LimitPeriod = 'minute' | 'day' | 'month';
 export type LimitUnit = 'requests' | 'tokens';
@@ -101,6 +102,8 @@ export class Limiter {
   constructor(
     private readonly redis: Redis,
     private readonly prefix = 'inferia:limit',
+    /** Settlements and refunds wait here and leave with the next admission (see DeferredCommands). */
+    private readonly deferred?: DeferredCommands,
   ) {
     this.redis.defineCommand('inferiaAdmit', { lua: ADMIT });
     this.redis.defineCommand('inferiaAdjust', { lua: ADJUST });
@@ -118,6 +121,7 @@ export class Limiter {
     const keys = limits.map((l) => this.keyFor(l, now));
     const argv: (string | number)[] = [limits.length];
     limits.forEach((l, i) => argv.push(l.limit, l.unit === 'requests' ? 1 : tokens, keys[i]!.ttl));
+    this.deferred?.flush(); // what waits goes first, in the same write
     const result = await this.scripted.inferiaAdmit(limits.length, ...keys.map((k) => k.key), ...argv);
     const admitted = result[0] === 1;
     const states: LimitState[] = limits.map((l, i) => {
@@ -155,8 +159,11 @@ export class Limiter {
     );
   }
 
-  private async adjust(keys: string[], deltas: number[]): Promise<void> {
-    await this.scripted.inferiaAdjust(keys.length, ...keys, ...deltas);
+  private adjust(keys: string[], deltas: number[]): Promise<void> {
+    const send = () => this.scripted.inferiaAdjust(keys.length, ...keys, ...deltas).then(() => undefined);
+    if (!this.deferred) return send();
+    const deferred = this.deferred;
+    return new Promise((resolve, reject) => deferred.defer(() => void send().then(resolve, reject)));
   }
 }
 

@@ -7,7 +7,7 @@ import { InferenceLogWriter } from '../../lib/inference-log.js';
 import { Limiter } from '../../lib/limits.js';
 import type { Db } from '../../lib/db.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
-import { createRedis } from '../../lib/redis.js';
+import { createRedis, DeferredCommands } from '../../lib/redis.js';
 import { inferenceApp, newRequestId } from './app.js';
 import { ContextCache } from './context-cache.js';
 import { pgRouteSource, RoutingTable } from './routing-table.js';
@@ -23,6 +23,8 @@ let db: Promise<Db> | undefined;
 const lazyDb = () => (db ??= import('../../lib/db.js').then(({ createDb }) => createDb(config.databaseUrl, { max: 2 })));
 const subscriber = createRedis(config.redisUrl, 'inference-sub');
 const redis = createRedis(config.redisUrl, 'inference', { autoPipelining: true });
+// Settlements and log entries leave with the next admission's write (or within 5 ms).
+const deferred = new DeferredCommands();
 const contexts = new ContextCache({
   filtrationUrl: config.urls.filtration,
   serviceToken: config.secrets.internalServiceToken,
@@ -40,9 +42,9 @@ await app.register(inferenceApp, {
   routes,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   upstream,
-  limiter: new Limiter(redis),
+  limiter: new Limiter(redis, undefined, deferred),
   clusters: async (orgId) => poolClusters(await lazyDb(), orgId),
-  logs: new InferenceLogWriter(redis, { onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') }),
+  logs: new InferenceLogWriter(redis, { deferred, onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') }),
   limiterFailureMode: config.limiterFailureMode,
   ready: async () => ({
     redis: await reachable(() => redis.ping()),
@@ -53,7 +55,8 @@ app.addHook('onClose', async () => {
   routes.stop();
   upstream.close();
   subscriber.disconnect();
-  redis.disconnect();
+  deferred.flush();
+  await redis.quit().catch(() => redis.disconnect());
   await pool.end();
   if (db) await (await db).$disconnect();
 });

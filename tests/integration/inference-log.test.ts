@@ -4,6 +4,7 @@
 import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceLogConsumer, InferenceLogWriter, type InferenceLogEntry } from '../../lib/inference-log.js';
+import { DeferredCommands } from '../../lib/redis.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
 import { testConfig, uniq, waitFor } from '../helpers/env.js';
 import { connect } from '../helpers/services.js';
@@ -154,5 +155,16 @@ describe('inference log pipeline', () => {
     await waitFor(async () => (await consumer.runOnce(), (await services.redis.xlen(names.deadLetterStream)) === 1), 10_000, 50);
     const pending = (await services.redis.xpending(names.stream, names.group)) as [number, ...unknown[]];
     expect(pending[0]).toBe(0);
+  });
+
+  it('writes a deferred entry within the delay when nothing else flushes it', async () => {
+    const names = streams();
+    const deferred = new DeferredCommands(50);
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream, deferred });
+    writer.write(entry());
+    expect(deferred.pending).toBe(1);
+    expect(await services.redis.xlen(names.stream)).toBe(0);
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 1, 2000, 10);
+    expect(deferred.pending).toBe(0);
   });
 });

@@ -2,7 +2,7 @@
 // instances" (separate connections), tokens reserved then settled or refunded, windows by period.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Limiter, limitsFor, windowOf, type Limit } from '../../lib/limits.js';
-import { createRedis, type Redis } from '../../lib/redis.js';
+import { createRedis, DeferredCommands, type Redis } from '../../lib/redis.js';
 import { testConfig, uniq } from '../helpers/env.js';
 
 let gateways: Redis[];
@@ -90,5 +90,32 @@ describe('rate limits', () => {
     await limiters[1]!.settle(a.reservation, 50);
     await limiters[2]!.refund(b.reservation);
     expect(await gateways[0]!.exists(...keys)).toBe(0);
+  });
+
+  it('sends deferred settlements with the next admission, before it, or on its own within the delay', async () => {
+    const config = testConfig();
+    const redis = createRedis(config.redisUrl, 'limits-deferred', { autoPipelining: true });
+    try {
+      const deferred = new DeferredCommands(200);
+      const limiter = new Limiter(redis, `inferia:test-limit:${uniq('deferred')}`, deferred);
+      const key = uniq('key');
+      const tpm: Limit = { scope: 'key', id: key, period: 'minute', unit: 'tokens', limit: 1000 };
+      const a = await limiter.admit([tpm], 600);
+      if (!a.admitted) throw new Error('not admitted');
+      const settled = limiter.settle(a.reservation, 100);
+      expect(deferred.pending).toBe(1);
+      expect(await redis.get(a.reservation.tokenKeys[0]!.key)).toBe('600'); // not sent yet
+      // The next admission carries it, ahead of itself: 100 + 600 fits where 600 + 600 would not.
+      const b = await limiter.admit([tpm], 600);
+      expect(b.admitted).toBe(true);
+      await settled;
+      expect(deferred.pending).toBe(0);
+      if (!b.admitted) return;
+      const refunded = limiter.refund(b.reservation);
+      await refunded; // no admission follows: the timer sends it
+      expect(await redis.get(b.reservation.tokenKeys[0]!.key)).toBe('100');
+    } finally {
+      redis.disconnect();
+    }
   });
 });
