@@ -110,23 +110,35 @@ export class Limiter {
     this.scripted = redis as ScriptedRedis;
   }
 
-  private keyFor(l: Limit, now: number) {
-    const w = windowOf(l.period, now);
-    return { key: `${this.prefix}:${l.scope}:${l.id}:${l.period}:${l.unit}:${w.start}`, ttl: w.seconds + 5, resetSeconds: Math.max(1, Math.ceil((w.start + w.seconds * 1000 - now) / 1000)) };
+  /** Counter keys of a list of limits in their current windows, until the first of them ends. */
+  private readonly windows = new WeakMap<Limit[], { from: number; until: number; keys: { key: string; ttl: number; end: number }[] }>();
+
+  private keysFor(limits: Limit[], now: number) {
+    const cached = this.windows.get(limits);
+    if (cached && now >= cached.from && now < cached.until) return cached.keys;
+    const keys = limits.map((l) => {
+      const w = windowOf(l.period, now);
+      return { key: `${this.prefix}:${l.scope}:${l.id}:${l.period}:${l.unit}:${w.start}`, ttl: w.seconds + 5, end: w.start + w.seconds * 1000 };
+    });
+    const from = Math.floor(now / 60_000) * 60_000; // every window starts on a minute
+    this.windows.set(limits, { from, until: Math.min(...keys.map((k) => k.end)), keys });
+    return keys;
   }
 
   /** Admits one request costing `tokens` (estimated) against every limit, or none of them. */
   async admit(limits: Limit[], tokens: number, now = Date.now()): Promise<Admission> {
     if (limits.length === 0) return { admitted: true, states: [], reservation: { tokenKeys: [], requestKeys: [] } };
-    const keys = limits.map((l) => this.keyFor(l, now));
-    const argv: (string | number)[] = [limits.length];
-    limits.forEach((l, i) => argv.push(l.limit, l.unit === 'requests' ? 1 : tokens, keys[i]!.ttl));
+    const keys = this.keysFor(limits, now);
+    const args: (string | number)[] = [limits.length];
+    for (const k of keys) args.push(k.key);
+    args.push(limits.length);
+    limits.forEach((l, i) => args.push(l.limit, l.unit === 'requests' ? 1 : tokens, keys[i]!.ttl));
     this.deferred?.flush(); // what waits goes first, in the same write
-    const result = await this.scripted.inferiaAdmit(limits.length, ...keys.map((k) => k.key), ...argv);
+    const result = await this.scripted.inferiaAdmit(...args);
     const admitted = result[0] === 1;
     const states: LimitState[] = limits.map((l, i) => {
       const used = Number(result[2 + i] ?? 0);
-      return { limit: l, used, remaining: Math.max(0, l.limit - used), resetSeconds: keys[i]!.resetSeconds };
+      return { limit: l, used, remaining: Math.max(0, l.limit - used), resetSeconds: Math.max(1, Math.ceil((keys[i]!.end - now) / 1000)) };
     });
     if (!admitted) return { admitted: false, states, blockedBy: states[Number(result[1]) - 1]! };
     return {
@@ -167,7 +179,13 @@ export class Limiter {
   }
 }
 
-/** The limits that apply to a request, from the key's own RPM/TPM and the org's and key's limits. */
+const limitsOfContext = new WeakMap<object, Limit[]>();
+
+/**
+ * The limits that apply to a request, from the key's own RPM/TPM and the org's and key's limits.
+ * The same context object (the key-context cache hands out one per refresh) gets the same array
+ * back, which also lets the limiter reuse its counter keys: treat it as read-only.
+ */
 export function limitsFor(ctx: {
   org_id: string;
   api_key_id: string;
@@ -175,6 +193,8 @@ export function limitsFor(ctx: {
   tpm_limit: number | null;
   limits?: { scope: 'key' | 'org'; period: string; token_limit: number | null; request_limit: number | null }[];
 }): Limit[] {
+  const cached = limitsOfContext.get(ctx);
+  if (cached) return cached;
   const out: Limit[] = [];
   if (ctx.rpm_limit) out.push({ scope: 'key', id: ctx.api_key_id, period: 'minute', unit: 'requests', limit: ctx.rpm_limit });
   if (ctx.tpm_limit) out.push({ scope: 'key', id: ctx.api_key_id, period: 'minute', unit: 'tokens', limit: ctx.tpm_limit });
@@ -184,5 +204,6 @@ export function limitsFor(ctx: {
     if (l.request_limit !== null) out.push({ scope: l.scope, id, period: l.period, unit: 'requests', limit: l.request_limit });
     if (l.token_limit !== null) out.push({ scope: l.scope, id, period: l.period, unit: 'tokens', limit: l.token_limit });
   }
+  limitsOfContext.set(ctx, out);
   return out;
 }

@@ -118,4 +118,16 @@ describe('rate limits', () => {
       redis.disconnect();
     }
   });
+
+  it('moves to the next window at its boundary, however its counter keys are cached', async () => {
+    const limits = limitsFor({ org_id: uniq('org'), api_key_id: uniq('key'), rpm_limit: 1, tpm_limit: null, limits: [] });
+    expect(limitsFor({ org_id: 'x', api_key_id: 'y', rpm_limit: 1, tpm_limit: null })).not.toBe(limits);
+    const end = Math.ceil(Date.now() / 60_000) * 60_000;
+    const a = await limiters[0]!.admit(limits, 0, end - 100);
+    const b = await limiters[0]!.admit(limits, 0, end - 50);
+    const c = await limiters[0]!.admit(limits, 0, end + 10);
+    expect([a.admitted, b.admitted, c.admitted]).toEqual([true, false, true]);
+    expect(a.states[0]!.resetSeconds).toBe(1);
+    expect(c.states[0]!.resetSeconds).toBe(60);
+  });
 });
