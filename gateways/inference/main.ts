@@ -6,6 +6,7 @@ import { loadConfig } from '../../lib/config.js';
 import { InferenceLogWriter } from '../../lib/inference-log.js';
 import { Limiter } from '../../lib/limits.js';
 import type { Db } from '../../lib/db.js';
+import { lazyChildLoggerFactory } from '../../lib/http/lazy-child-logger.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
 import { createRedis, DeferredCommands } from '../../lib/redis.js';
 import { inferenceApp, newRequestId } from './app.js';
@@ -36,7 +37,7 @@ routes.onLoad((urls) => upstream.retain(urls));
 await contexts.subscribe(subscriber);
 await routes.start(subscriber);
 
-const app = Fastify(serverOptions('inference', config, { bodyLimit: 8 * 1024 * 1024, genReqId: newRequestId }));
+const app = Fastify(serverOptions('inference', config, { bodyLimit: 8 * 1024 * 1024, genReqId: newRequestId, childLoggerFactory: lazyChildLoggerFactory }));
 await app.register(inferenceApp, {
   contexts,
   routes,
