@@ -12,6 +12,7 @@ import { limitsFor, type Admission, type Limiter, type LimitState, type Reservat
 import { AppError } from '../../lib/errors.js';
 import { bearerToken } from '../../lib/http/auth.js';
 import { commonPlugin, describeError } from '../../lib/http/common.js';
+import { labelled } from '../../lib/http/labelled.js';
 import type { ClusterAdapter } from '../../adapters/clusters/types.js';
 import type { ContextCache, KeyContext } from './context-cache.js';
 import type { Replica, RoutingTable } from './routing-table.js';
@@ -150,6 +151,8 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     registers: [fastify.metrics],
   });
 
+  const [requestsOf, latencyOf, ttfbOf, tokensOf] = [labelled(requestsByModel), labelled(latencyByModel), labelled(ttfbByModel), labelled(tokensByModel)];
+
   const authorize = async (req: FastifyRequest): Promise<KeyContext> => {
     if (!req.keyContext) throw new AppError('unauthorized', 'Incorrect API key provided.');
     return req.keyContext;
@@ -210,12 +213,12 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     reply.raw.once('close', () => {
       const status = reply.raw.statusCode;
       const stream = String(body.stream === true);
-      requestsByModel.inc({ model: body.model, status, stream });
-      latencyByModel.observe({ model: body.model, stream }, (performance.now() - started) / 1000);
-      if (record.ttfbMs !== null) ttfbByModel.observe({ model: body.model, stream }, record.ttfbMs / 1000);
+      requestsOf(body.model, String(status), stream).inc();
+      latencyOf(body.model, stream).observe((performance.now() - started) / 1000);
+      if (record.ttfbMs !== null) ttfbOf(body.model, stream).observe(record.ttfbMs / 1000);
       if (record.usage) {
-        tokensByModel.inc({ model: body.model, kind: 'prompt' }, record.usage.prompt);
-        tokensByModel.inc({ model: body.model, kind: 'completion' }, record.usage.completion);
+        tokensOf(body.model, 'prompt').inc(record.usage.prompt);
+        tokensOf(body.model, 'completion').inc(record.usage.completion);
       }
       if (!opts.logs) return;
       opts.logs.write({
@@ -454,7 +457,8 @@ class StreamMeter {
 /** OpenAI's x-ratelimit-* headers from the tightest per-minute limits. */
 function setRateLimitHeaders(reply: FastifyReply, states: LimitState[]) {
   for (const unit of ['requests', 'tokens'] as const) {
-    const tightest = states.filter((s) => s.limit.unit === unit && s.limit.period === 'minute').sort((a, b) => a.remaining - b.remaining)[0];
+    let tightest: LimitState | undefined;
+    for (const s of states) if (s.limit.unit === unit && s.limit.period === 'minute' && (!tightest || s.remaining < tightest.remaining)) tightest = s;
     if (!tightest) continue;
     reply.header(`x-ratelimit-limit-${unit}`, String(tightest.limit.limit));
     reply.header(`x-ratelimit-remaining-${unit}`, String(tightest.remaining));
