@@ -163,6 +163,25 @@ export function fold(input: string): Folded {
   return { text: decode(codes, n), map: map.subarray(0, n + 1), hidden, invisibleInWords, mixedScriptWords };
 }
 
+/** Folded text without its offset map, for callers that only read the text. */
+export type FoldedText = Omit<Folded, 'map'>;
+
+// Printable ASCII and ASCII whitespace: there, folding is lower case and whitespace collapsed.
+const PLAIN_ASCII = /^[\t\n\v\f\r\x20-\x7e]*$/;
+const ASCII_WHITESPACE = /[\t\n\v\f\r ]+/g;
+
+/** `fold` without the offset map: the same text and signs, and on plain ASCII without the per-character loop. */
+export function foldText(input: string): FoldedText {
+  if (!PLAIN_ASCII.test(input)) {
+    const { map: _map, ...rest } = fold(input);
+    return rest;
+  }
+  let text = input.toLowerCase().replace(ASCII_WHITESPACE, ' ');
+  if (text.startsWith(' ')) text = text.slice(1);
+  if (text.endsWith(' ')) text = text.slice(0, -1);
+  return { text, hidden: '', invisibleInWords: 0, mixedScriptWords: 0 };
+}
+
 const LEET = new Map(Object.entries({ '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '@': 'a', $: 's', '!': 'i', '|': 'l', '+': 't' }));
 const isLeet = (c: string | undefined) => c !== undefined && LEET.has(c);
 
