@@ -232,14 +232,30 @@ export const injectionWords = (folded: string) => wordsOf(folded);
 /** Every regex the injection detector runs (for the catastrophic-backtracking test). */
 export const INJECTION_REGEXES: readonly RegExp[] = [...SIGNALS.map((s) => s.re), AI_CONTEXT, META_TOPIC, META_FRAME, NON_WORD, BASE64_SEGMENT, UPPER, LOWER, SPACED_LETTERS, QUOTE];
 
-const hasAny = (words: ReadonlySet<string>, list: readonly string[]) => list.some((w) => words.has(w));
+// Each `needs` list of each signal gets an index; a word points at the lists it is in.
+const NEED_LISTS = SIGNALS.map((s) => (s.needs ?? []).map(() => 0));
+const LISTS_OF_WORD = new Map<string, number[]>();
+let needCount = 0;
+SIGNALS.forEach((s, i) =>
+  (s.needs ?? []).forEach((list, k) => {
+    const id = needCount++;
+    NEED_LISTS[i]![k] = id;
+    for (const w of list) LISTS_OF_WORD.set(w, [...(LISTS_OF_WORD.get(w) ?? []), id]);
+  }),
+);
 
 function collect(folded: string, found: Found, suffix: string): void {
   const words = wordsOf(folded);
-  const wordSet = new Set(words.split(' '));
+  // Which `needs` lists the text meets: one look-up per word of the text.
+  const met = new Uint8Array(needCount);
+  for (const w of words.split(' ')) {
+    const lists = LISTS_OF_WORD.get(w);
+    if (lists) for (const id of lists) met[id] = 1;
+  }
   let aiContext: boolean | undefined;
-  for (const s of SIGNALS) {
-    if (s.needs && !s.needs.every((list) => hasAny(wordSet, list))) continue;
+  for (let i = 0; i < SIGNALS.length; i++) {
+    const s = SIGNALS[i]!;
+    if (!NEED_LISTS[i]!.every((id) => met[id] === 1)) continue;
     if (s.needsLiteral && !s.needsLiteral.some((l) => folded.includes(l))) continue;
     if (!s.re.test(s.on === 'folded' ? folded : words)) continue;
     let w = s.weight;
@@ -257,6 +273,18 @@ const combine = (weights: Iterable<number>) => {
   for (const w of weights) keep *= 1 - w;
   return 1 - keep;
 };
+
+/** Whether the text has 16 base64 characters in a row: BASE64_SEGMENT cannot match otherwise (one pass, no backtracking). */
+function hasBase64Run(text: string): boolean {
+  let run = 0;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const inClass = (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) || (c >= 0x30 && c <= 0x39) || c === 0x2b || c === 0x2f || c === 0x5f || c === 0x2d;
+    if (!inClass) run = 0;
+    else if (++run >= 16) return true;
+  }
+  return false;
+}
 
 /** Text that base64 decodes to, when it is readable text (not bytes that happen to decode). */
 function decodeBase64Text(segment: string): string | undefined {
@@ -282,7 +310,7 @@ function scoreInto(text: string, f: FoldedText, found: Found, suffix: string, de
   }
   if (f.invisibleInWords >= 3) found.set('zero_width_in_words', Math.max(found.get('zero_width_in_words') ?? 0, 0.2));
   if (f.mixedScriptWords >= 2) found.set('mixed_script_words', Math.max(found.get('mixed_script_words') ?? 0, 0.2));
-  if (!decodeBase64 || depth >= 2) return;
+  if (!decodeBase64 || depth >= 2 || !hasBase64Run(text)) return;
   BASE64_SEGMENT.lastIndex = 0;
   let m: RegExpExecArray | null;
   let segments = 0;
