@@ -32,9 +32,17 @@ export interface InferenceLogEntry {
   created_at: string;
 }
 
+// KEYS[1]: the stream. ARGV: entries. One command for a batch of entries.
+const LOG_MANY = `
+for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 'entry', ARGV[i]) end
+return #ARGV
+`;
+
 /** Appends log entries; while Redis is unreachable they wait in a bounded buffer and are retried. */
 export class InferenceLogWriter {
   private readonly pending: InferenceLogEntry[] = [];
+  /** Entries waiting for the deferred flush. */
+  private waiting: InferenceLogEntry[] | undefined;
   private timer: NodeJS.Timeout | undefined;
 
   private readonly stream: string;
@@ -50,18 +58,32 @@ export class InferenceLogWriter {
     } = {},
   ) {
     this.stream = options.stream ?? INFERENCE_LOG_STREAM;
+    if (options.deferred) this.redis.defineCommand('inferiaLogMany', { lua: LOG_MANY });
   }
 
   write(entry: InferenceLogEntry): void {
-    const send = () => {
-      this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entry)).catch((err: unknown) => {
-        this.options.onError?.(err);
-        if (this.pending.length < (this.options.maxBuffered ?? 50_000)) this.pending.push(entry);
-        this.timer ??= setTimeout(() => void this.flush(), 1000);
+    if (!this.options.deferred) return this.send([entry]);
+    // Entries waiting for the deferred flush leave in one command.
+    if (!this.waiting) {
+      const waiting: InferenceLogEntry[] = (this.waiting = []);
+      this.options.deferred.defer(() => {
+        this.waiting = undefined;
+        this.send(waiting);
       });
-    };
-    if (this.options.deferred) this.options.deferred.defer(send);
-    else send();
+    }
+    this.waiting.push(entry);
+  }
+
+  private send(entries: InferenceLogEntry[]): void {
+    const sent =
+      entries.length === 1
+        ? this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entries[0]))
+        : (this.redis as Redis & { inferiaLogMany: (...a: unknown[]) => Promise<unknown> }).inferiaLogMany(1, this.stream, ...entries.map((e) => JSON.stringify(e)));
+    sent.catch((err: unknown) => {
+      this.options.onError?.(err);
+      for (const entry of entries) if (this.pending.length < (this.options.maxBuffered ?? 50_000)) this.pending.push(entry);
+      this.timer ??= setTimeout(() => void this.flush(), 1000);
+    });
   }
 
   async flush(): Promise<void> {

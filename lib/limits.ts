@@ -171,11 +171,29 @@ export class Limiter {
     );
   }
 
+  /** Adjustments waiting for the deferred flush: summed per counter, sent as one script call. */
+  private waiting: { deltas: Map<string, number>; settled: { resolve: () => void; reject: (err: unknown) => void }[] } | undefined;
+
   private adjust(keys: string[], deltas: number[]): Promise<void> {
-    const send = () => this.scripted.inferiaAdjust(keys.length, ...keys, ...deltas).then(() => undefined);
-    if (!this.deferred) return send();
-    const deferred = this.deferred;
-    return new Promise((resolve, reject) => deferred.defer(() => void send().then(resolve, reject)));
+    if (!this.deferred) return this.send(keys, deltas);
+    return new Promise((resolve, reject) => {
+      if (!this.waiting) {
+        const waiting = (this.waiting = { deltas: new Map<string, number>(), settled: [] as { resolve: () => void; reject: (err: unknown) => void }[] });
+        this.deferred!.defer(() => {
+          this.waiting = undefined;
+          this.send([...waiting.deltas.keys()], [...waiting.deltas.values()]).then(
+            () => waiting.settled.forEach((s) => s.resolve()),
+            (err: unknown) => waiting.settled.forEach((s) => s.reject(err)),
+          );
+        });
+      }
+      keys.forEach((k, i) => this.waiting!.deltas.set(k, (this.waiting!.deltas.get(k) ?? 0) + deltas[i]!));
+      this.waiting.settled.push({ resolve, reject });
+    });
+  }
+
+  private send(keys: string[], deltas: number[]): Promise<void> {
+    return this.scripted.inferiaAdjust(keys.length, ...keys, ...deltas).then(() => undefined);
   }
 }
 

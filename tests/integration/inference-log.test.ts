@@ -167,4 +167,17 @@ describe('inference log pipeline', () => {
     await waitFor(async () => (await services.redis.xlen(names.stream)) === 1, 2000, 10);
     expect(deferred.pending).toBe(0);
   });
+
+  it('writes the entries deferred together in one command, each once', async () => {
+    const names = streams();
+    const deferred = new DeferredCommands(1000);
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream, deferred });
+    const entries = [entry(), entry(), entry()];
+    for (const e of entries) writer.write(e);
+    expect(deferred.pending).toBe(1);
+    deferred.flush();
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 3, 2000, 10);
+    const stored = (await services.redis.xrange(names.stream, '-', '+')) as [string, string[]][];
+    expect(stored.map(([, f]) => (JSON.parse(f[1]!) as InferenceLogEntry).request_id)).toEqual(entries.map((e) => e.request_id));
+  });
 });

@@ -103,17 +103,19 @@ describe('rate limits', () => {
       const a = await limiter.admit([tpm], 600);
       if (!a.admitted) throw new Error('not admitted');
       const settled = limiter.settle(a.reservation, 100);
+      // A second adjustment of the same counter joins the same call: the deltas add up (-500, then -50).
+      const again = limiter.settle({ ...a.reservation, tokenKeys: a.reservation.tokenKeys.map((t) => ({ ...t, reserved: 100 })) }, 50);
       expect(deferred.pending).toBe(1);
       expect(await redis.get(a.reservation.tokenKeys[0]!.key)).toBe('600'); // not sent yet
-      // The next admission carries it, ahead of itself: 100 + 600 fits where 600 + 600 would not.
+      // The next admission carries it, ahead of itself: 50 + 600 fits where 600 + 600 would not.
       const b = await limiter.admit([tpm], 600);
       expect(b.admitted).toBe(true);
-      await settled;
+      await Promise.all([settled, again]);
       expect(deferred.pending).toBe(0);
       if (!b.admitted) return;
       const refunded = limiter.refund(b.reservation);
       await refunded; // no admission follows: the timer sends it
-      expect(await redis.get(b.reservation.tokenKeys[0]!.key)).toBe('100');
+      expect(await redis.get(b.reservation.tokenKeys[0]!.key)).toBe('50');
     } finally {
       redis.disconnect();
     }
