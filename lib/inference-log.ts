@@ -6,6 +6,7 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Db } from './db.js';
+import type { DeferredCommands } from './redis.js';
 
 export const INFERENCE_LOG_STREAM = 'inferia:inference-logs';
 export const INFERENCE_LOG_DEAD = 'inferia:inference-logs:dead';
@@ -31,6 +32,14 @@ export interface InferenceLogEntry {
   created_at: string;
 }
 
+// KEYS[1]: the stream. ARGV: entries. One command for a batch of entries.
+const LOG_MANY = `
+for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 'entry', ARGV[i]) end
+return #ARGV
+`;
+
+type LogManyRedis = Redis & { inferiaLogMany(numKeys: number, stream: string, ...entries: string[]): Promise<unknown> };
+
 /**
  * Appends log entries. While Redis is unreachable they wait in a bounded buffer, and one retry loop
  * sends them in batches once it is back (the consumer ignores a duplicate: the request id is unique).
@@ -40,22 +49,50 @@ export class InferenceLogWriter {
   private timer: NodeJS.Timeout | undefined;
   private flushing = false;
   private droppedCount = 0;
+  /** Entries waiting for the deferred flush. */
+  private waiting: InferenceLogEntry[] | undefined;
 
   private readonly stream: string;
 
   constructor(
     private readonly redis: Redis,
-    private readonly options: { maxBuffered?: number; retryMs?: number; onError?: (err: unknown) => void; stream?: string } = {},
+    private readonly options: {
+      maxBuffered?: number;
+      retryMs?: number;
+      onError?: (err: unknown) => void;
+      stream?: string;
+      /** Entries wait here and leave with the connection's next urgent command (see DeferredCommands). */
+      deferred?: DeferredCommands;
+    } = {},
   ) {
     this.stream = options.stream ?? INFERENCE_LOG_STREAM;
+    if (options.deferred) this.redis.defineCommand('inferiaLogMany', { lua: LOG_MANY });
   }
 
   write(entry: InferenceLogEntry): void {
     // Entries already wait: Redis is away, so this one joins them instead of trying on its own.
     if (this.pending.length > 0) return this.buffer(entry);
-    this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entry)).catch((err: unknown) => {
+    if (!this.options.deferred) return this.send([entry]);
+    // Entries waiting for the deferred flush leave in one command.
+    if (!this.waiting) {
+      const waiting: InferenceLogEntry[] = (this.waiting = []);
+      this.options.deferred.defer(() => {
+        if (this.waiting === waiting) this.waiting = undefined;
+        this.send(waiting);
+      });
+    }
+    this.waiting.push(entry);
+  }
+
+  private send(entries: InferenceLogEntry[]): void {
+    if (entries.length === 0) return;
+    const sent =
+      entries.length === 1
+        ? this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entries[0]))
+        : (this.redis as LogManyRedis).inferiaLogMany(1, this.stream, ...entries.map((e) => JSON.stringify(e)));
+    sent.catch((err: unknown) => {
       this.options.onError?.(err);
-      this.buffer(entry);
+      for (const entry of entries) this.buffer(entry);
     });
   }
 
@@ -94,9 +131,9 @@ export class InferenceLogWriter {
     this.timer.unref();
   }
 
-  /** Entries waiting for Redis. */
+  /** Entries waiting for Redis (or for the deferred flush). */
   get buffered(): number {
-    return this.pending.length;
+    return this.pending.length + (this.waiting?.length ?? 0);
   }
 
   /** Entries lost because the buffer was full. */
@@ -118,6 +155,13 @@ export interface ConsumerOptions {
   maxAttempts?: number;
   /** Pause after a round that failed (Redis or Postgres unreachable). */
   retryMs?: number;
+  /** How often to look for other consumers' stale entries (the first round always looks); default claimIdleMs. */
+  claimEveryMs?: number;
+  /**
+   * After a round that found less than a full batch, wait this long before reading again, so the
+   * next round stores many entries in one insert instead of a few (default 100 ms).
+   */
+  lingerMs?: number;
   onError?: (err: unknown) => void;
   /** Stream names (tests use their own). */
   stream?: string;
@@ -129,11 +173,16 @@ type StreamEntry = [id: string, fields: string[] | null];
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
+const DEFAULT_BATCH = 500;
+
 export class InferenceLogConsumer {
   private running = false;
   private loop: Promise<void> | undefined;
   /** Failed attempts per entry id while Postgres answered (this consumer's view). */
   private readonly failures = new Map<string, number>();
+  private lastClaimAt = 0;
+  /** This consumer may hold entries it has not stored (at start, after a failed round). */
+  private ownPending = true;
   readonly consumer: string;
   private readonly stream: string;
   private readonly dead: string;
@@ -163,14 +212,18 @@ export class InferenceLogConsumer {
     this.running = true;
     this.loop = (async () => {
       let grouped = false;
+      const batch = this.options.batch ?? DEFAULT_BATCH;
+      const linger = this.options.lingerMs ?? 100;
       while (this.running) {
         try {
           if (!grouped) {
             await this.ensureGroup();
             grouped = true;
           }
-          await this.runOnce();
+          const stored = await this.runOnce();
+          if (stored > 0 && stored < batch && linger > 0) await sleep(linger);
         } catch (err) {
+          this.ownPending = true;
           this.options.onError?.(err);
           // A Redis restarted without its data lost the group as well: create it again (from 0,
           // so entries written since the restart are read too).
@@ -191,20 +244,30 @@ export class InferenceLogConsumer {
    * else read new ones; store and acknowledge. Returns how many were stored.
    */
   async runOnce(): Promise<number> {
-    const batch = this.options.batch ?? 200;
+    const batch = this.options.batch ?? DEFAULT_BATCH;
+    const claimIdleMs = this.options.claimIdleMs ?? 30_000;
     // Its own pending entries first: after a Postgres outage they are stored as soon as it is back,
-    // not once claimIdleMs has passed.
-    let entries = await this.read(batch, '0');
-    if (entries.length === 0) {
-      const claimed = (await this.redis.xautoclaim(this.stream, this.group, this.consumer, this.options.claimIdleMs ?? 30_000, '0-0', 'COUNT', batch)) as [
-        string,
-        StreamEntry[],
-      ];
+    // not once claimIdleMs has passed. Only looked for when there may be some (a round that stored
+    // everything it read leaves none).
+    let entries: StreamEntry[] = [];
+    let moreOwn = false;
+    if (this.ownPending) {
+      entries = await this.read(batch, '0');
+      moreOwn = entries.length >= batch;
+      if (!moreOwn) this.ownPending = false;
+    }
+    // Claiming scans the pending list: once per claim period is enough (and on the first round).
+    if (entries.length === 0 && Date.now() - this.lastClaimAt >= (this.options.claimEveryMs ?? claimIdleMs)) {
+      const claimed = (await this.redis.xautoclaim(this.stream, this.group, this.consumer, claimIdleMs, '0-0', 'COUNT', batch)) as [string, StreamEntry[]];
       entries = claimed[1] ?? [];
+      // A full batch means there may be more to take over: look again next round.
+      if (entries.length < batch) this.lastClaimAt = Date.now();
     }
     if (entries.length === 0) entries = await this.read(batch, '>', this.options.blockMs ?? 2000);
     if (entries.length === 0) return 0;
-    return this.store(entries);
+    const stored = await this.store(entries);
+    if (moreOwn) this.ownPending = true;
+    return stored;
   }
 
   private async read(count: number, from: '0' | '>', blockMs?: number): Promise<StreamEntry[]> {
@@ -218,6 +281,8 @@ export class InferenceLogConsumer {
   }
 
   private async store(entries: StreamEntry[]): Promise<number> {
+    // Until the batch is acknowledged (or dead-lettered) this consumer holds it.
+    this.ownPending = true;
     const good: { id: string; fields: string[]; entry: InferenceLogEntry }[] = [];
     const poison: [string, string[]][] = [];
     const gone: string[] = [];
@@ -238,7 +303,7 @@ export class InferenceLogConsumer {
     if (gone.length > 0) await this.redis.xack(this.stream, this.group, ...gone);
     if (good.length > 0) {
       try {
-        await this.db.inferenceLog.createMany({ data: good.map(({ entry }) => toRow(entry)), skipDuplicates: true });
+        await insertLogs(this.db, good.map((g) => g.entry));
       } catch (err) {
         this.options.onError?.(err);
         // Postgres down: leave the batch pending; it is retried once Postgres is back, and never
@@ -251,6 +316,7 @@ export class InferenceLogConsumer {
       for (const { id } of good) this.failures.delete(id);
     }
     if (poison.length > 0) await this.deadLetter(poison);
+    this.ownPending = false;
     return good.length;
   }
 
@@ -307,6 +373,28 @@ function refusedForItsData(err: unknown): boolean {
   if ((err as Error | undefined)?.name === 'PrismaClientValidationError') return true;
   const code = (err as { meta?: { driverAdapterError?: { cause?: { originalCode?: unknown } } } } | undefined)?.meta?.driverAdapterError?.cause?.originalCode;
   return typeof code === 'string' && /^2[23]/.test(code);
+}
+
+/**
+ * Stores entries in one statement, skipping request ids already stored (redelivered entries).
+ * Column arrays through unnest rather than Prisma's createMany, which compiled a query plan per
+ * batch and cost about 400 µs of CPU per row against about 25 here. (Row by row, after a batch
+ * was refused, createMany is kept: its errors say whether the row's content was at fault.)
+ */
+async function insertLogs(db: Db, entries: InferenceLogEntry[]): Promise<void> {
+  const col = <T>(pick: (e: InferenceLogEntry) => T): T[] => entries.map(pick);
+  await db.$executeRaw`
+    INSERT INTO inference_logs (request_id, org_id, api_key_id, model, deployment_id, replica, stream, prompt_tokens, completion_tokens,
+                                latency_ms, ttfb_ms, status_code, error_code, guardrails, rag_sources, created_at)
+    SELECT * FROM unnest(
+      ${col((e) => e.request_id)}::text[], ${col((e) => e.org_id)}::uuid[], ${col((e) => e.api_key_id)}::uuid[], ${col((e) => e.model)}::text[],
+      ${col((e) => e.deployment_id)}::uuid[], ${col((e) => e.replica)}::text[], ${col((e) => e.stream)}::boolean[],
+      ${col((e) => e.prompt_tokens)}::integer[], ${col((e) => e.completion_tokens)}::integer[], ${col((e) => e.latency_ms)}::integer[],
+      ${col((e) => e.ttfb_ms)}::integer[], ${col((e) => e.status_code)}::integer[], ${col((e) => e.error_code)}::text[],
+      ${col((e) => JSON.stringify(e.guardrails ?? []))}::jsonb[], ${col((e) => JSON.stringify(e.rag_sources ?? []))}::jsonb[],
+      ${col((e) => e.created_at)}::timestamptz[]
+    )
+    ON CONFLICT (request_id) DO NOTHING`;
 }
 
 function toRow(e: InferenceLogEntry) {

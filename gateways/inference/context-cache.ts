@@ -3,6 +3,7 @@
 // TTL and are dropped at once when the filtration gateway announces a change over Redis.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { request, type Dispatcher } from 'undici';
 import type { ApiKeyContext } from '../../lib/api-key-context.js';
 import { constantTimeEqual } from '../../lib/crypto.js';
 import { AppError } from '../../lib/errors.js';
@@ -82,9 +83,10 @@ export class ContextCache {
   }
 
   private async fetchContext(query: ContextQuery): Promise<KeyContext | null> {
-    let res: Response;
+    // undici, which the upstream pool loads anyway, rather than global fetch and its own copy of it.
+    let res: Dispatcher.ResponseData;
     try {
-      res = await fetch(`${this.opts.filtrationUrl}/internal/context`, {
+      res = await request(`${this.opts.filtrationUrl}/internal/context`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.serviceToken}` },
         body: JSON.stringify(query),
@@ -93,14 +95,14 @@ export class ContextCache {
     } catch {
       throw new AppError('unavailable', 'policy service unreachable');
     }
-    if (res.status === 401 || res.status === 400) {
-      await res.arrayBuffer();
+    if (res.statusCode === 401 || res.statusCode === 400) {
+      await res.body.dump();
       return null;
     }
-    if (!res.ok) {
-      await res.arrayBuffer();
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      await res.body.dump();
       throw new AppError('unavailable', 'policy service error');
     }
-    return (await res.json()) as KeyContext;
+    return (await res.body.json()) as KeyContext;
   }
 }

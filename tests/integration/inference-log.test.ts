@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceLogConsumer, InferenceLogWriter, type InferenceLogEntry } from '../../lib/inference-log.js';
 import { createDb } from '../../lib/db.js';
+import { DeferredCommands } from '../../lib/redis.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
 import { freePort, testConfig, uniq, waitFor } from '../helpers/env.js';
 import { connect } from '../helpers/services.js';
@@ -147,5 +148,79 @@ describe('inference log pipeline', () => {
     } finally {
       await consumer.stop();
     }
+  });
+
+  it('stores every field as written, nulls and JSON included', async () => {
+    const names = streams();
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream });
+    const consumer = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 100 });
+    await consumer.ensureGroup();
+    const deploymentId = randomUUID();
+    const full = entry({
+      api_key_id: randomUUID(),
+      deployment_id: deploymentId,
+      replica: 'node-1',
+      stream: true,
+      ttfb_ms: null,
+      status_code: 499,
+      error_code: '499',
+      guardrails: [{ type: 'pii', action: 'redact', count: 2 }],
+      created_at: '2026-11-23T10:30:15.123Z',
+    });
+    const bare = entry();
+    writer.write(full);
+    writer.write(bare);
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 2);
+    expect(await consumer.runOnce()).toBe(2);
+    const row = await services.db.inferenceLog.findUniqueOrThrow({ where: { requestId: full.request_id } });
+    expect(row).toMatchObject({
+      orgId: org.org_id,
+      apiKeyId: full.api_key_id,
+      model: 'mock',
+      deploymentId,
+      replica: 'node-1',
+      stream: true,
+      promptTokens: 3,
+      completionTokens: 9,
+      latencyMs: 12,
+      ttfbMs: null,
+      statusCode: 499,
+      errorCode: '499',
+      guardrails: [{ type: 'pii', action: 'redact', count: 2 }],
+      ragSources: [],
+    });
+    expect(row.createdAt.toISOString()).toBe('2026-11-23T10:30:15.123Z');
+    expect(await services.db.inferenceLog.findUniqueOrThrow({ where: { requestId: bare.request_id } })).toMatchObject({
+      apiKeyId: null,
+      deploymentId: null,
+      replica: null,
+      stream: false,
+      ttfbMs: 5,
+      errorCode: null,
+    });
+  });
+
+  it('writes a deferred entry within the delay when nothing else flushes it', async () => {
+    const names = streams();
+    const deferred = new DeferredCommands(50);
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream, deferred });
+    writer.write(entry());
+    expect(deferred.pending).toBe(1);
+    expect(await services.redis.xlen(names.stream)).toBe(0);
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 1, 2000, 10);
+    expect(deferred.pending).toBe(0);
+  });
+
+  it('writes the entries deferred together in one command, each once', async () => {
+    const names = streams();
+    const deferred = new DeferredCommands(1000);
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream, deferred });
+    const entries = [entry(), entry(), entry()];
+    for (const e of entries) writer.write(e);
+    expect(deferred.pending).toBe(1);
+    deferred.flush();
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 3, 2000, 10);
+    const stored = (await services.redis.xrange(names.stream, '-', '+')) as [string, string[]][];
+    expect(stored.map(([, f]) => (JSON.parse(f[1]!) as InferenceLogEntry).request_id)).toEqual(entries.map((e) => e.request_id));
   });
 });
