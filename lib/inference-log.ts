@@ -38,6 +38,8 @@ for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 'entry', ARGV[i]) end
 return #ARGV
 `;
 
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
 type LogManyRedis = Redis & { inferiaLogMany(numKeys: number, stream: string, ...entries: string[]): Promise<unknown> };
 
 /**
@@ -47,10 +49,12 @@ type LogManyRedis = Redis & { inferiaLogMany(numKeys: number, stream: string, ..
 export class InferenceLogWriter {
   private pending: InferenceLogEntry[] = [];
   private timer: NodeJS.Timeout | undefined;
-  private flushing = false;
+  private flushing: Promise<void> | undefined;
   private droppedCount = 0;
   /** Entries waiting for the deferred flush. */
   private waiting: InferenceLogEntry[] | undefined;
+  /** Sends not answered yet (a failed one puts its entries in the buffer). */
+  private readonly inflight = new Set<Promise<void>>();
 
   private readonly stream: string;
 
@@ -75,13 +79,16 @@ export class InferenceLogWriter {
     if (!this.options.deferred) return this.send([entry]);
     // Entries waiting for the deferred flush leave in one command.
     if (!this.waiting) {
-      const waiting: InferenceLogEntry[] = (this.waiting = []);
-      this.options.deferred.defer(() => {
-        if (this.waiting === waiting) this.waiting = undefined;
-        this.send(waiting);
-      });
+      this.waiting = [];
+      this.options.deferred.defer(() => this.sendWaiting());
     }
     this.waiting.push(entry);
+  }
+
+  private sendWaiting(): void {
+    const waiting = this.waiting;
+    this.waiting = undefined;
+    if (waiting) this.send(waiting);
   }
 
   private send(entries: InferenceLogEntry[]): void {
@@ -90,32 +97,59 @@ export class InferenceLogWriter {
       entries.length === 1
         ? this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entries[0]))
         : (this.redis as LogManyRedis).inferiaLogMany(1, this.stream, ...entries.map((e) => JSON.stringify(e)));
-    sent.catch((err: unknown) => {
-      this.options.onError?.(err);
-      for (const entry of entries) this.buffer(entry);
-    });
+    const answered: Promise<void> = sent.then(
+      () => {
+        this.inflight.delete(answered);
+      },
+      (err: unknown) => {
+        this.inflight.delete(answered);
+        this.options.onError?.(err);
+        for (const entry of entries) this.buffer(entry);
+      },
+    );
+    this.inflight.add(answered);
   }
 
   /** Sends what waits, in batches; stops at the first batch Redis does not take and tries again later. */
-  async flush(): Promise<void> {
-    if (this.flushing) return;
+  flush(): Promise<void> {
+    this.flushing ??= this.sendBuffered().finally(() => {
+      this.flushing = undefined;
+      if (this.pending.length > 0) this.schedule();
+    });
+    return this.flushing;
+  }
+
+  /**
+   * Graceful shutdown (the gateway's close, on SIGTERM): sends the entries waiting for the deferred
+   * flush and those the buffer holds, without waiting for the retry timer, and resolves once Redis
+   * has taken them, or after `timeoutMs` if it stays away (what is left then is lost with the process).
+   */
+  async close(timeoutMs = 5000): Promise<void> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      this.sendWaiting();
+      // Each send is answered, or fails within the connection's command timeout (then buffered).
+      while (this.inflight.size > 0 && Date.now() < deadline) await Promise.race([Promise.all([...this.inflight]), sleep(deadline - Date.now())]);
+      if ((this.pending.length === 0 && this.inflight.size === 0) || Date.now() >= deadline) break;
+      await this.flush();
+      if (this.pending.length > 0) await sleep(Math.min(100, Math.max(0, deadline - Date.now())));
+    }
     clearTimeout(this.timer);
     this.timer = undefined;
-    this.flushing = true;
-    try {
-      while (this.pending.length > 0) {
-        const batch = this.pending.slice(0, 500);
-        const pipeline = this.redis.pipeline();
-        for (const entry of batch) pipeline.xadd(this.stream, '*', 'entry', JSON.stringify(entry));
-        const results = await pipeline.exec().catch(() => null);
-        const sent = new Set(batch.filter((_, i) => results?.[i] && !results[i]![0]));
-        if (sent.size === 0) break;
-        // Entries written meanwhile were appended: remove by identity, not by position.
-        this.pending = this.pending.filter((e) => !sent.has(e));
-      }
-    } finally {
-      this.flushing = false;
-      if (this.pending.length > 0) this.schedule();
+  }
+
+  private async sendBuffered(): Promise<void> {
+    clearTimeout(this.timer);
+    this.timer = undefined;
+    while (this.pending.length > 0) {
+      const batch = this.pending.slice(0, 500);
+      const pipeline = this.redis.pipeline();
+      for (const entry of batch) pipeline.xadd(this.stream, '*', 'entry', JSON.stringify(entry));
+      const results = await pipeline.exec().catch(() => null);
+      const sent = new Set(batch.filter((_, i) => results?.[i] && !results[i]![0]));
+      if (sent.size === 0) break;
+      // Entries written meanwhile were appended: remove by identity, not by position.
+      this.pending = this.pending.filter((e) => !sent.has(e));
     }
   }
 
@@ -170,8 +204,6 @@ export interface ConsumerOptions {
 }
 
 type StreamEntry = [id: string, fields: string[] | null];
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 const DEFAULT_BATCH = 500;
 

@@ -119,6 +119,11 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
   const { contexts, routes } = opts;
   const upstreamPool = opts.upstream ?? new UpstreamPool();
   if (!opts.upstream) fastify.addHook('onClose', async () => upstreamPool.close());
+  // Graceful shutdown: log entries still in memory (deferred, or buffered while Redis was away) go out.
+  if (opts.logs) {
+    const logs = opts.logs;
+    fastify.addHook('onClose', () => logs.close());
+  }
   await fastify.register(commonPlugin, {
     service: 'inference',
     title: 'Inferia inference gateway (OpenAI-compatible)',

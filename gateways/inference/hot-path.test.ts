@@ -115,6 +115,8 @@ interface Gateway {
   routes: RoutingTable;
   limiter: FakeLimiter;
   logs: InferenceLogEntry[];
+  /** How many entries had been written each time the log writer was closed. */
+  closed: number[];
 }
 
 async function gateway(replicas: string[], opts: { timeoutMs?: number } = {}): Promise<Gateway> {
@@ -125,17 +127,18 @@ async function gateway(replicas: string[], opts: { timeoutMs?: number } = {}): P
   await routes.refresh();
   const limiter = new FakeLimiter();
   const logs: InferenceLogEntry[] = [];
+  const closed: number[] = [];
   const app = Fastify({ logger: false, genReqId: newRequestId, forceCloseConnections: true });
   await app.register(inferenceApp, {
     contexts: { resolve: async (key: string) => (key === KEY ? CTX : Promise.reject(new Error('bad key'))) } as unknown as ContextCache,
     routes,
     upstreamTimeoutMs: opts.timeoutMs ?? 10_000,
     limiter: limiter as unknown as Limiter,
-    logs: { write: (e: InferenceLogEntry) => logs.push(e) } as unknown as InferenceLogWriter,
+    logs: { write: (e: InferenceLogEntry) => logs.push(e), close: async () => void closed.push(logs.length) } as unknown as InferenceLogWriter,
   });
   await app.listen({ port: 0, host: '127.0.0.1' });
   cleanups.push(() => app.close());
-  return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, app, routes, limiter, logs };
+  return { url: `http://127.0.0.1:${(app.server.address() as AddressInfo).port}`, app, routes, limiter, logs, closed };
 }
 
 const chat = (g: Gateway, body: Record<string, unknown> = {}, init: RequestInit = {}) =>
@@ -335,5 +338,14 @@ describe('inference hot path', () => {
     const nokey = await fetch(`${g.url}/v1/chat/completions`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: '{}' });
     expect(nokey.status).toBe(401);
     expect(await nokey.json()).toMatchObject({ error: { code: 'invalid_api_key' } });
+  });
+
+  it('closes the log writer (which sends what it holds) when the app closes, after the last entry', async () => {
+    const up = await replica(json);
+    const g = await gateway([up.url]);
+    expect((await chat(g)).status).toBe(200);
+    await logsOf(g, 1);
+    await g.app.close();
+    expect(g.closed).toEqual([1]);
   });
 });

@@ -51,6 +51,7 @@ await contexts.subscribe(subscriber);
 await routes.start(subscriber);
 await prompts.subscribe(subscriber);
 
+const logs = new InferenceLogWriter(redis, { deferred, onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') });
 const app = Fastify(serverOptions('inference', config, { bodyLimit: 8 * 1024 * 1024, genReqId: newRequestId, childLoggerFactory: lazyChildLoggerFactory }));
 await app.register(inferenceApp, {
   contexts,
@@ -60,7 +61,7 @@ await app.register(inferenceApp, {
   limiter: new Limiter(redis, undefined, deferred),
   clusters: async (orgId) => [...(await poolClusters(db, orgId)), ...statics.clusters],
   prompts,
-  logs: new InferenceLogWriter(redis, { deferred, onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') }),
+  logs,
   limiterFailureMode: config.limiterFailureMode,
   filesBatches: {
     db,
@@ -79,6 +80,8 @@ app.addHook('onClose', async () => {
   routes.stop();
   upstream.close();
   subscriber.disconnect();
+  // Before the connection goes: this hook runs before the app plugin's own (which does the same).
+  await logs.close();
   deferred.flush();
   await redis.quit().catch(() => redis.disconnect());
   await temporal.connection.close().catch(() => undefined);
