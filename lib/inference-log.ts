@@ -196,6 +196,11 @@ export interface ConsumerOptions {
    * next round stores many entries in one insert instead of a few (default 100 ms).
    */
   lingerMs?: number;
+  /**
+   * How often to remove acknowledged entries from the stream (default 5000 ms; 0: after every round
+   * that stored something). Without it the stream keeps every entry ever written.
+   */
+  trimEveryMs?: number;
   onError?: (err: unknown) => void;
   /** Stream names (tests use their own). */
   stream?: string;
@@ -213,6 +218,7 @@ export class InferenceLogConsumer {
   /** Failed attempts per entry id while Postgres answered (this consumer's view). */
   private readonly failures = new Map<string, number>();
   private lastClaimAt = 0;
+  private lastTrimAt = 0;
   /** This consumer may hold entries it has not stored (at start, after a failed round). */
   private ownPending = true;
   readonly consumer: string;
@@ -299,7 +305,36 @@ export class InferenceLogConsumer {
     if (entries.length === 0) return 0;
     const stored = await this.store(entries);
     if (moreOwn) this.ownPending = true;
+    if (stored > 0 && Date.now() - this.lastTrimAt >= (this.options.trimEveryMs ?? 5000)) {
+      this.lastTrimAt = Date.now();
+      // A failed trim loses nothing: the next one removes what this one would have.
+      await this.trim().catch((err: unknown) => this.options.onError?.(err));
+    }
     return stored;
+  }
+
+  /**
+   * Removes the entries that every group of the stream is done with: those older than the oldest
+   * entry any group still has pending (delivered, not acknowledged: on whichever consumer), and for
+   * a group with nothing pending, older than the last entry it was given. An entry no group has been
+   * given yet is newer than every group's last-delivered id, so it stays; so do dead consumers'
+   * entries until they are claimed and stored. Returns how many entries were removed.
+   */
+  async trim(): Promise<number> {
+    const groups = (await this.redis.xinfo('GROUPS', this.stream)) as unknown[][];
+    let floor: string | undefined;
+    for (const group of groups) {
+      const info = new Map<string, unknown>();
+      for (let i = 0; i + 1 < group.length; i += 2) info.set(String(group[i]), group[i + 1]);
+      let oldest = String(info.get('last-delivered-id') ?? '0-0');
+      if (Number(info.get('pending') ?? 0) > 0) {
+        const summary = (await this.redis.xpending(this.stream, String(info.get('name')))) as [number, string | null, ...unknown[]];
+        if (summary[1]) oldest = summary[1];
+      }
+      if (floor === undefined || compareIds(oldest, floor) < 0) floor = oldest;
+    }
+    if (floor === undefined || floor === '0-0') return 0;
+    return Number(await this.redis.xtrim(this.stream, 'MINID', floor));
   }
 
   private async read(count: number, from: '0' | '>', blockMs?: number): Promise<StreamEntry[]> {
@@ -398,6 +433,13 @@ export class InferenceLogConsumer {
     }
     await pipeline.exec();
   }
+}
+
+/** Orders two stream ids (`<ms>-<seq>`). */
+function compareIds(a: string, b: string): number {
+  const [am = 0, as = 0] = a.split('-').map(Number);
+  const [bm = 0, bs = 0] = b.split('-').map(Number);
+  return am - bm || as - bs;
 }
 
 /** Refused for the row's content (SQLSTATE class 22 or 23, or Prisma's own validation): retrying cannot help. */

@@ -223,4 +223,46 @@ describe('inference log pipeline', () => {
     const stored = (await services.redis.xrange(names.stream, '-', '+')) as [string, string[]][];
     expect(stored.map(([, f]) => (JSON.parse(f[1]!) as InferenceLogEntry).request_id)).toEqual(entries.map((e) => e.request_id));
   });
+
+  it('trims what every group has acknowledged, so the stream stays bounded, and keeps what any consumer or group still needs', async () => {
+    const names = streams();
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream });
+    const a = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 50, batch: 10, trimEveryMs: 0 });
+    await a.ensureGroup();
+    // 300 entries through in rounds of 10: the stream never holds much more than one round's worth.
+    let longest = 0;
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 10; i++) writer.write(entry());
+      await waitFor(async () => (await services.redis.xlen(names.stream)) >= 10);
+      expect(await a.runOnce()).toBe(10);
+      longest = Math.max(longest, await services.redis.xlen(names.stream));
+    }
+    expect(longest).toBeLessThanOrEqual(21);
+    expect(await services.redis.xlen(names.stream)).toBeLessThanOrEqual(1);
+
+    // Another consumer of the same group holds entries it has not stored (it died, say): they stay
+    // until they are stored, whatever the others acknowledge after them.
+    const held = [entry(), entry()];
+    for (const e of held) writer.write(e);
+    await waitFor(async () => (await services.redis.xlen(names.stream)) >= 3);
+    await services.redis.xreadgroup('GROUP', names.group, 'b', 'COUNT', 2, 'STREAMS', names.stream, '>');
+    for (let i = 0; i < 10; i++) writer.write(entry());
+    await waitFor(async () => (await services.redis.xlen(names.stream)) >= 13);
+    expect(await a.runOnce()).toBe(10);
+    const ids = ((await services.redis.xrange(names.stream, '-', '+')) as [string, string[]][]).map(([, f]) => (JSON.parse(f[1]!) as InferenceLogEntry).request_id);
+    expect(ids).toEqual(expect.arrayContaining(held.map((e) => e.request_id)));
+
+    // A second group that has read nothing yet: nothing it has not been given is removed.
+    await services.redis.xgroup('CREATE', names.stream, 'auditors', '$');
+    for (let i = 0; i < 5; i++) writer.write(entry());
+    await waitFor(async () => (await services.redis.xlen(names.stream)) >= ids.length + 5);
+    const before = await services.redis.xlen(names.stream);
+    const c = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 50, trimEveryMs: 0, claimIdleMs: 0 });
+    // 'a' stores the 5 new entries (and takes over b's two, idle long enough with claimIdleMs 0).
+    while ((await c.runOnce()) > 0);
+    const after = (await services.redis.xrange(names.stream, '-', '+')) as [string, string[]][];
+    expect(after.length).toBeGreaterThanOrEqual(5); // the auditors have not read these
+    expect(after.length).toBeLessThan(before);
+    expect(await services.db.inferenceLog.count({ where: { requestId: { in: held.map((e) => e.request_id) } } })).toBe(2);
+  });
 });
