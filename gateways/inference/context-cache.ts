@@ -35,7 +35,12 @@ export class ContextCache {
 
   constructor(private readonly opts: ContextCacheOptions) {}
 
-  /** Listens for invalidations: a key prefix, or `*` for everything. */
+  /**
+   * Listens for invalidations: a key prefix, or `*` for everything. A notice published while the
+   * subscription was down is lost, so when it comes back (the connection is ready again) every entry
+   * is dropped, once Redis has confirmed the subscription: whatever was cached before may have been
+   * revoked meanwhile, and anything fetched after that confirmation hears of the next change.
+   */
   async subscribe(subscriber: Redis): Promise<void> {
     await subscriber.subscribe(channels.apiKeys);
     subscriber.on('message', (channel: string, message: string) => {
@@ -43,6 +48,19 @@ export class ContextCache {
       if (message === '*') this.entries.clear();
       else for (const [k, e] of this.entries) if (e.context?.key_prefix === message || k === message) this.entries.delete(k);
     });
+    subscriber.on('ready', () => {
+      this.entries.clear();
+      // ioredis resubscribes on its own; subscribing again is harmless and answers once it is in effect.
+      subscriber.subscribe(channels.apiKeys).then(
+        () => this.entries.clear(),
+        () => this.entries.clear(),
+      );
+    });
+  }
+
+  /** Cached keys (tests and diagnostics). */
+  get size(): number {
+    return this.entries.size;
   }
 
   async resolve(apiKey: string): Promise<KeyContext> {
