@@ -202,7 +202,7 @@ beforeAll(async () => {
     prompts,
     upstreamTimeoutMs: 10_000,
     clusters: async () => statics.clusters,
-    logs: { write: (e: InferenceLogEntry) => logged.push(e) } as unknown as InferenceLogWriter,
+    logs: { write: (e: InferenceLogEntry) => logged.push(e), close: async () => undefined } as unknown as InferenceLogWriter,
   });
   baseURL = `${await inference.listen({ port: 0, host: '127.0.0.1' })}/v1`;
 }, 60_000);
