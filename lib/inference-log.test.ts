@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
 import { InferenceLogWriter, type InferenceLogEntry } from './inference-log.js';
+import { DeferredCommands } from './redis.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -24,6 +25,12 @@ class FlakyRedis {
     const [[err, id]] = (await this.answer([value])) as [[Error | null, string | null]];
     if (err) throw err;
     return id!;
+  }
+  defineCommand(): void {}
+  async inferiaLogMany(_keys: number, _stream: string, ...values: string[]): Promise<number> {
+    const answers = await this.answer(values);
+    if (answers.some(([err]) => err)) throw answers[0]![0]!;
+    return values.length;
   }
   pipeline() {
     const values: string[] = [];
@@ -73,5 +80,35 @@ describe('inference log writer', () => {
     for (let n = 1; n < 15; n++) writer.write(entry(n));
     expect(writer.buffered).toBe(10);
     expect(writer.dropped).toBe(5);
+  });
+
+  it('on close sends what it buffered at once, without waiting for its retry timer', async () => {
+    const redis = new FlakyRedis(5);
+    const writer = new InferenceLogWriter(redis as unknown as Redis, { retryMs: 60_000 });
+    for (let n = 0; n < 20; n++) writer.write(entry(n));
+    await sleep(50);
+    expect(writer.buffered).toBe(20);
+    redis.up = true;
+    await writer.close(2000);
+    expect(writer.buffered).toBe(0);
+    expect(redis.stream).toHaveLength(20);
+  });
+
+  it('on close sends the entries waiting for the deferred flush, and gives up after its timeout while Redis stays away', async () => {
+    const redis = new FlakyRedis(5);
+    redis.up = true;
+    const deferred = new DeferredCommands(60_000);
+    const writer = new InferenceLogWriter(redis as unknown as Redis, { retryMs: 60_000, deferred });
+    for (let n = 0; n < 3; n++) writer.write(entry(n));
+    expect(redis.stream).toHaveLength(0);
+    await writer.close(2000);
+    expect(redis.stream).toEqual(['req_0', 'req_1', 'req_2']);
+
+    redis.up = false;
+    writer.write(entry(3));
+    const started = Date.now();
+    await writer.close(300);
+    expect(Date.now() - started).toBeLessThan(5000); // tripwire: it returns, it does not hang
+    expect(writer.buffered).toBe(1);
   });
 });

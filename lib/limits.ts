@@ -5,6 +5,7 @@
 // Tokens are reserved up front (an estimate: prompt plus max_tokens) and settled to the real usage
 // afterwards (or refunded when the upstream failed), so a stream cannot overrun a token budget.
 import type { Redis } from 'ioredis';
+import type { DeferredCommands } from './redis.js';
 
 export type LimitPeriod = 'minute' | 'day' | 'month';
 export type LimitUnit = 'requests' | 'tokens';
@@ -79,34 +80,65 @@ end
 return out
 `;
 
+// KEYS: counters; ARGV: the amount to add to each. One command however many counters change. A
+// counter that has expired is left alone: its window is over, and INCRBY would recreate it
+// without a TTL, for ever.
+const ADJUST = `
+for i = 1, #KEYS do
+  local delta = tonumber(ARGV[i])
+  if delta ~= 0 and redis.call('EXISTS', KEYS[i]) == 1 then redis.call('INCRBY', KEYS[i], delta) end
+end
+return 0
+`;
+
+type ScriptedRedis = Redis & {
+  inferiaAdmit: (...a: unknown[]) => Promise<number[]>;
+  inferiaAdjust: (...a: unknown[]) => Promise<number>;
+};
+
 export class Limiter {
+  private readonly scripted: ScriptedRedis;
+
   constructor(
     private readonly redis: Redis,
     private readonly prefix = 'inferia:limit',
+    /** Settlements and refunds wait here and leave with the next admission (see DeferredCommands). */
+    private readonly deferred?: DeferredCommands,
   ) {
     this.redis.defineCommand('inferiaAdmit', { lua: ADMIT });
+    this.redis.defineCommand('inferiaAdjust', { lua: ADJUST });
+    this.scripted = redis as ScriptedRedis;
   }
 
-  private keyFor(l: Limit, now: number) {
-    const w = windowOf(l.period, now);
-    return { key: `${this.prefix}:${l.scope}:${l.id}:${l.period}:${l.unit}:${w.start}`, ttl: w.seconds + 5, resetSeconds: Math.max(1, Math.ceil((w.start + w.seconds * 1000 - now) / 1000)) };
+  /** Counter keys of a list of limits in their current windows, until the first of them ends. */
+  private readonly windows = new WeakMap<Limit[], { from: number; until: number; keys: { key: string; ttl: number; end: number }[] }>();
+
+  private keysFor(limits: Limit[], now: number) {
+    const cached = this.windows.get(limits);
+    if (cached && now >= cached.from && now < cached.until) return cached.keys;
+    const keys = limits.map((l) => {
+      const w = windowOf(l.period, now);
+      return { key: `${this.prefix}:${l.scope}:${l.id}:${l.period}:${l.unit}:${w.start}`, ttl: w.seconds + 5, end: w.start + w.seconds * 1000 };
+    });
+    const from = Math.floor(now / 60_000) * 60_000; // every window starts on a minute
+    this.windows.set(limits, { from, until: Math.min(...keys.map((k) => k.end)), keys });
+    return keys;
   }
 
   /** Admits one request costing `tokens` (estimated) against every limit, or none of them. */
   async admit(limits: Limit[], tokens: number, now = Date.now()): Promise<Admission> {
     if (limits.length === 0) return { admitted: true, states: [], reservation: { tokenKeys: [], requestKeys: [] } };
-    const keys = limits.map((l) => this.keyFor(l, now));
-    const argv: (string | number)[] = [limits.length];
-    limits.forEach((l, i) => argv.push(l.limit, l.unit === 'requests' ? 1 : tokens, keys[i]!.ttl));
-    const result = (await (this.redis as unknown as { inferiaAdmit: (...a: unknown[]) => Promise<number[]> }).inferiaAdmit(
-      limits.length,
-      ...keys.map((k) => k.key),
-      ...argv,
-    )) as number[];
+    const keys = this.keysFor(limits, now);
+    const args: (string | number)[] = [limits.length];
+    for (const k of keys) args.push(k.key);
+    args.push(limits.length);
+    limits.forEach((l, i) => args.push(l.limit, l.unit === 'requests' ? 1 : tokens, keys[i]!.ttl));
+    this.deferred?.flush(); // what waits goes first, in the same write
+    const result = await this.scripted.inferiaAdmit(...args);
     const admitted = result[0] === 1;
     const states: LimitState[] = limits.map((l, i) => {
       const used = Number(result[2 + i] ?? 0);
-      return { limit: l, used, remaining: Math.max(0, l.limit - used), resetSeconds: keys[i]!.resetSeconds };
+      return { limit: l, used, remaining: Math.max(0, l.limit - used), resetSeconds: Math.max(1, Math.ceil((keys[i]!.end - now) / 1000)) };
     });
     if (!admitted) return { admitted: false, states, blockedBy: states[Number(result[1]) - 1]! };
     return {
@@ -121,22 +153,57 @@ export class Limiter {
 
   /** Replaces the token estimate with what was really used. */
   async settle(reservation: Reservation, actualTokens: number): Promise<void> {
-    if (reservation.tokenKeys.length === 0) return;
-    const pipeline = this.redis.pipeline();
-    for (const t of reservation.tokenKeys) if (actualTokens !== t.reserved) pipeline.incrby(t.key, actualTokens - t.reserved);
-    await pipeline.exec();
+    const changed = reservation.tokenKeys.filter((t) => t.reserved !== actualTokens);
+    if (changed.length === 0) return;
+    await this.adjust(
+      changed.map((t) => t.key),
+      changed.map((t) => actualTokens - t.reserved),
+    );
   }
 
   /** The call never reached a model: give back the request and its tokens. */
   async refund(reservation: Reservation): Promise<void> {
-    const pipeline = this.redis.pipeline();
-    for (const t of reservation.tokenKeys) pipeline.decrby(t.key, t.reserved);
-    for (const r of reservation.requestKeys) pipeline.decr(r.key);
-    await pipeline.exec();
+    const { tokenKeys, requestKeys } = reservation;
+    if (tokenKeys.length + requestKeys.length === 0) return;
+    await this.adjust(
+      [...tokenKeys.map((t) => t.key), ...requestKeys.map((r) => r.key)],
+      [...tokenKeys.map((t) => -t.reserved), ...requestKeys.map(() => -1)],
+    );
+  }
+
+  /** Adjustments waiting for the deferred flush: summed per counter, sent as one script call. */
+  private waiting: { deltas: Map<string, number>; settled: { resolve: () => void; reject: (err: unknown) => void }[] } | undefined;
+
+  private adjust(keys: string[], deltas: number[]): Promise<void> {
+    if (!this.deferred) return this.send(keys, deltas);
+    return new Promise((resolve, reject) => {
+      if (!this.waiting) {
+        const waiting = (this.waiting = { deltas: new Map<string, number>(), settled: [] as { resolve: () => void; reject: (err: unknown) => void }[] });
+        this.deferred!.defer(() => {
+          this.waiting = undefined;
+          this.send([...waiting.deltas.keys()], [...waiting.deltas.values()]).then(
+            () => waiting.settled.forEach((s) => s.resolve()),
+            (err: unknown) => waiting.settled.forEach((s) => s.reject(err)),
+          );
+        });
+      }
+      keys.forEach((k, i) => this.waiting!.deltas.set(k, (this.waiting!.deltas.get(k) ?? 0) + deltas[i]!));
+      this.waiting.settled.push({ resolve, reject });
+    });
+  }
+
+  private send(keys: string[], deltas: number[]): Promise<void> {
+    return this.scripted.inferiaAdjust(keys.length, ...keys, ...deltas).then(() => undefined);
   }
 }
 
-/** The limits that apply to a request, from the key's own RPM/TPM and the org's and key's limits. */
+const limitsOfContext = new WeakMap<object, Limit[]>();
+
+/**
+ * The limits that apply to a request, from the key's own RPM/TPM and the org's and key's limits.
+ * The same context object (the key-context cache hands out one per refresh) gets the same array
+ * back, which also lets the limiter reuse its counter keys: treat it as read-only.
+ */
 export function limitsFor(ctx: {
   org_id: string;
   api_key_id: string;
@@ -144,6 +211,8 @@ export function limitsFor(ctx: {
   tpm_limit: number | null;
   limits?: { scope: 'key' | 'org'; period: string; token_limit: number | null; request_limit: number | null }[];
 }): Limit[] {
+  const cached = limitsOfContext.get(ctx);
+  if (cached) return cached;
   const out: Limit[] = [];
   if (ctx.rpm_limit) out.push({ scope: 'key', id: ctx.api_key_id, period: 'minute', unit: 'requests', limit: ctx.rpm_limit });
   if (ctx.tpm_limit) out.push({ scope: 'key', id: ctx.api_key_id, period: 'minute', unit: 'tokens', limit: ctx.tpm_limit });
@@ -153,5 +222,6 @@ export function limitsFor(ctx: {
     if (l.request_limit !== null) out.push({ scope: l.scope, id, period: l.period, unit: 'requests', limit: l.request_limit });
     if (l.token_limit !== null) out.push({ scope: l.scope, id, period: l.period, unit: 'tokens', limit: l.token_limit });
   }
+  limitsOfContext.set(ctx, out);
   return out;
 }

@@ -14,6 +14,7 @@ import { runBench } from '../../bench/run.js';
 import { BENCH_MODEL, seedBench } from '../../bench/seed.js';
 import { loadConfig } from '../../lib/config.js';
 import { createDb, type Db } from '../../lib/db.js';
+import { builtScript, ensureBuilt, INFERENCE_ENTRY, INFERENCE_NODE_OPTIONS } from '../../lib/local-services/build.js';
 import { ensureSystemServices, resolveTestPorts, startPostgres, startRedis, stopPostgres, stopRedis } from '../../lib/local-services/services.js';
 import { ROOT, Supervisor } from '../../lib/local-services/supervisor.js';
 import { applyMigrations } from '../../lib/migrate.js';
@@ -88,6 +89,7 @@ export async function bench(): Promise<number> {
       FILTRATION_URL: urls.filtration,
     };
 
+    await ensureBuilt(progress);
     db = createDb(databaseUrl, { max: 2 });
     const seed = await seedBench(db, loadConfig(processEnv), urls.mock);
     const countLogs = () => db!.inferenceLog.count({ where: { orgId: seed.orgId } });
@@ -108,7 +110,8 @@ export async function bench(): Promise<number> {
       env.BENCH_CPU_PROFILE === '1'
         ? { ...processEnv, BENCH_CPU_PROFILE_DIR: profileDir, NODE_OPTIONS: `${env.NODE_OPTIONS ?? ''} --import ${pathToFileURL(preload).href}`.trim() }
         : processEnv;
-    const inference = supervisor.start({ name: 'inference', script: 'gateways/inference/main.ts', env: inferenceEnv });
+    // As `up` runs it: built JavaScript with its node options.
+    const inference = supervisor.start({ name: 'inference', script: builtScript(INFERENCE_ENTRY), nodeOptions: INFERENCE_NODE_OPTIONS, env: inferenceEnv });
     await Promise.all([
       supervisor.waitHealthy('mock-upstream', `${urls.mock}/health`),
       supervisor.waitHealthy('plain-proxy', `${urls.proxy}/health`),

@@ -14,6 +14,7 @@ import {
   stopRedis,
   stopTemporal,
 } from '../../lib/local-services/services.js';
+import { ensureBuilt } from '../../lib/local-services/build.js';
 import { startStack, type Stack } from '../../lib/local-services/stack.js';
 import { isPortOpen } from '../../lib/local-services/system.js';
 import { applyMigrations } from '../../lib/migrate.js';
@@ -108,7 +109,8 @@ export async function up(): Promise<number> {
       throw new Error(`port(s) ${busy.join(', ')} already in use: stop what holds them, or set FILTRATION_PORT, INFERENCE_PORT, ORCHESTRATION_PORT, ORCHESTRATION_GRPC_PORT, SIDECAR_PORT, DASHBOARD_PORT`);
     }
     progress('starting the gateways, the sidecar, the worker and the dashboard …');
-    stack = await startStack({ env: baseEnv, ports: config.ports, color: tty, progress });
+    await ensureBuilt(progress);
+    stack = await startStack({ env: baseEnv, ports: config.ports, color: tty, progress, built: true });
     stack.supervisor.onUnexpectedExit = (name, code) => {
       progress(`${name} exited unexpectedly (code ${code}); stopping everything`);
       void shutdown(1);

@@ -14,6 +14,7 @@ import { limitsFor, type Admission, type Limiter, type LimitState, type Reservat
 import { AppError } from '../../lib/errors.js';
 import { bearerToken } from '../../lib/http/auth.js';
 import { commonPlugin, describeError } from '../../lib/http/common.js';
+import { labelled } from '../../lib/http/labelled.js';
 import type { ClusterAdapter } from '../../adapters/clusters/types.js';
 import { filesBatchesRoutes, type FilesBatchesOptions } from './batches.js';
 import type { ContextCache, KeyContext } from './context-cache.js';
@@ -22,6 +23,7 @@ import { guardJsonAnswer, SseOutputGuard, type AnswerKind } from './output-guard
 import { InferiaOptions, type PromptProcessor, type RagSource } from './prompt.js';
 import type { Replica, RoutingTable } from './routing-table.js';
 import { sendToTarget, type UpstreamAnswer } from './targets.js';
+import { UpstreamPool } from './upstream.js';
 
 declare module 'fastify' {
   interface FastifyRequest {
@@ -35,6 +37,8 @@ export interface InferenceAppOptions {
   /** The clusters an org may see (ALCF `/v1/clusters`). */
   clusters?: (orgId: string) => Promise<ClusterAdapter[]>;
   upstreamTimeoutMs: number;
+  /** Keep-alive connections to the replicas (one is made when absent). */
+  upstream?: UpstreamPool;
   /** Rate limits and quotas (Redis). Absent: none are enforced. */
   limiter?: Limiter;
   /**
@@ -114,6 +118,13 @@ function sendOpenAiError(req: FastifyRequest, reply: FastifyReply, err: unknown)
 
 export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppOptions) {
   const { contexts, routes } = opts;
+  const upstreamPool = opts.upstream ?? new UpstreamPool();
+  if (!opts.upstream) fastify.addHook('onClose', async () => upstreamPool.close());
+  // Graceful shutdown: log entries still in memory (deferred, or buffered while Redis was away) go out.
+  if (opts.logs) {
+    const logs = opts.logs;
+    fastify.addHook('onClose', () => logs.close());
+  }
   await fastify.register(commonPlugin, {
     service: 'inference',
     title: 'Inferia inference gateway (OpenAI-compatible)',
@@ -172,6 +183,8 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     labelNames: ['guardrail', 'verdict'],
     registers: [fastify.metrics],
   });
+
+  const [requestsOf, latencyOf, ttfbOf, tokensOf] = [labelled(requestsByModel), labelled(latencyByModel), labelled(ttfbByModel), labelled(tokensByModel)];
 
   const authorize = async (req: FastifyRequest): Promise<KeyContext> => {
     if (!req.keyContext) throw new AppError('unauthorized', 'Incorrect API key provided.');
@@ -250,6 +263,7 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
         timeoutMs: opts.upstreamTimeoutMs,
         requestId: `${requestId}:judge`,
         stream: false,
+        pool: upstreamPool,
       });
       const text = await answer.text();
       if (answer.status >= 400) throw new Error(`guard model answered ${answer.status}`);
@@ -285,12 +299,12 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     reply.raw.once('close', () => {
       const status = reply.raw.statusCode;
       const streamLabel = String(stream);
-      requestsByModel.inc({ model: request.model, status, stream: streamLabel });
-      latencyByModel.observe({ model: request.model, stream: streamLabel }, (performance.now() - started) / 1000);
-      if (record.ttfbMs !== null) ttfbByModel.observe({ model: request.model, stream: streamLabel }, record.ttfbMs / 1000);
+      requestsOf(request.model, String(status), streamLabel).inc();
+      latencyOf(request.model, streamLabel).observe((performance.now() - started) / 1000);
+      if (record.ttfbMs !== null) ttfbOf(request.model, streamLabel).observe(record.ttfbMs / 1000);
       if (record.usage) {
-        tokensByModel.inc({ model: request.model, kind: 'prompt' }, record.usage.prompt);
-        tokensByModel.inc({ model: request.model, kind: 'completion' }, record.usage.completion);
+        tokensOf(request.model, 'prompt').inc(record.usage.prompt);
+        tokensOf(request.model, 'completion').inc(record.usage.completion);
       }
       for (const v of record.verdicts) if (v.verdict !== 'pass') guardrailActions.inc({ guardrail: v.guardrail, verdict: v.verdict });
       if (!opts.logs) return;
@@ -327,7 +341,8 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
       );
     };
     const abort = new AbortController();
-    req.raw.once('close', () => {
+    // The response, not the request: a request's 'close' fires as soon as its body has been read.
+    reply.raw.once('close', () => {
       if (!reply.raw.writableEnded) abort.abort();
     });
     const policy = policies(ctx.guardrails);
@@ -372,7 +387,7 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
           record.replica = target.nodeId;
           let upstream: UpstreamAnswer;
           try {
-            upstream = await sendToTarget(target, path, payload, { signal: abort.signal, timeoutMs: opts.upstreamTimeoutMs, requestId: String(req.id), stream });
+            upstream = await sendToTarget(target, path, payload, { signal: abort.signal, timeoutMs: opts.upstreamTimeoutMs, requestId: String(req.id), stream, pool: upstreamPool });
           } catch (err) {
             target.inflight -= 1;
             lastError = err;
@@ -526,7 +541,7 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
     'x-request-id': String(reply.request.id),
   });
   const write = async (data: string | Buffer) => {
-    if (!raw.write(data)) await new Promise((r) => raw.once('drain', r));
+    if (!raw.write(data)) await drained(raw);
   };
   let partial = '';
   try {
@@ -567,6 +582,19 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
   if (sse && guard) guard.record.verdicts.push(...sse.verdicts());
   raw.end();
   return reply;
+}
+
+/** Resolves when the client can take more, or has gone (then the upstream call is being aborted). */
+function drained(raw: FastifyReply['raw']): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      raw.off('drain', done);
+      raw.off('close', done);
+      resolve();
+    };
+    raw.on('drain', done);
+    raw.on('close', done);
+  });
 }
 
 export const newRequestId = () => `req_${randomUUID().replace(/-/g, '')}`;
@@ -621,7 +649,8 @@ class StreamMeter {
 /** OpenAI's x-ratelimit-* headers from the tightest per-minute limits. */
 function setRateLimitHeaders(reply: FastifyReply, states: LimitState[]) {
   for (const unit of ['requests', 'tokens'] as const) {
-    const tightest = states.filter((s) => s.limit.unit === unit && s.limit.period === 'minute').sort((a, b) => a.remaining - b.remaining)[0];
+    let tightest: LimitState | undefined;
+    for (const s of states) if (s.limit.unit === unit && s.limit.period === 'minute' && (!tightest || s.remaining < tightest.remaining)) tightest = s;
     if (!tightest) continue;
     reply.header(`x-ratelimit-limit-${unit}`, String(tightest.limit.limit));
     reply.header(`x-ratelimit-remaining-${unit}`, String(tightest.remaining));

@@ -3,6 +3,7 @@
 // TTL and are dropped at once when the filtration gateway announces a change over Redis.
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { request, type Dispatcher } from 'undici';
 import type { ApiKeyContext } from '../../lib/api-key-context.js';
 import { constantTimeEqual } from '../../lib/crypto.js';
 import { AppError } from '../../lib/errors.js';
@@ -34,7 +35,12 @@ export class ContextCache {
 
   constructor(private readonly opts: ContextCacheOptions) {}
 
-  /** Listens for invalidations: a key prefix, or `*` for everything. */
+  /**
+   * Listens for invalidations: a key prefix, or `*` for everything. A notice published while the
+   * subscription was down is lost, so when it comes back (the connection is ready again) every entry
+   * is dropped, once Redis has confirmed the subscription: whatever was cached before may have been
+   * revoked meanwhile, and anything fetched after that confirmation hears of the next change.
+   */
   async subscribe(subscriber: Redis): Promise<void> {
     await subscriber.subscribe(channels.apiKeys);
     subscriber.on('message', (channel: string, message: string) => {
@@ -42,6 +48,19 @@ export class ContextCache {
       if (message === '*') this.entries.clear();
       else for (const [k, e] of this.entries) if (e.context?.key_prefix === message || k === message) this.entries.delete(k);
     });
+    subscriber.on('ready', () => {
+      this.entries.clear();
+      // ioredis resubscribes on its own; subscribing again is harmless and answers once it is in effect.
+      subscriber.subscribe(channels.apiKeys).then(
+        () => this.entries.clear(),
+        () => this.entries.clear(),
+      );
+    });
+  }
+
+  /** Cached keys (tests and diagnostics). */
+  get size(): number {
+    return this.entries.size;
   }
 
   async resolve(apiKey: string): Promise<KeyContext> {
@@ -82,9 +101,10 @@ export class ContextCache {
   }
 
   private async fetchContext(query: ContextQuery): Promise<KeyContext | null> {
-    let res: Response;
+    // undici, which the upstream pool loads anyway, rather than global fetch and its own copy of it.
+    let res: Dispatcher.ResponseData;
     try {
-      res = await fetch(`${this.opts.filtrationUrl}/internal/context`, {
+      res = await request(`${this.opts.filtrationUrl}/internal/context`, {
         method: 'POST',
         headers: { 'content-type': 'application/json', authorization: `Bearer ${this.opts.serviceToken}` },
         body: JSON.stringify(query),
@@ -93,14 +113,14 @@ export class ContextCache {
     } catch {
       throw new AppError('unavailable', 'policy service unreachable');
     }
-    if (res.status === 401 || res.status === 400) {
-      await res.arrayBuffer();
+    if (res.statusCode === 401 || res.statusCode === 400) {
+      await res.body.dump();
       return null;
     }
-    if (!res.ok) {
-      await res.arrayBuffer();
+    if (res.statusCode < 200 || res.statusCode >= 300) {
+      await res.body.dump();
       throw new AppError('unavailable', 'policy service error');
     }
-    return (await res.json()) as KeyContext;
+    return (await res.body.json()) as KeyContext;
   }
 }

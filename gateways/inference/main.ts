@@ -1,28 +1,39 @@
 // Inference gateway process (INFERENCE_PORT, default 8001): the OpenAI-compatible hot path.
 import { Client, Connection } from '@temporalio/client';
 import Fastify from 'fastify';
+import pg from 'pg';
 import { poolClusters } from '../../adapters/clusters/pool-clusters.js';
 import { loadConfig } from '../../lib/config.js';
 import { startTracing } from '../../lib/tracing.js';
 import { InferenceLogWriter } from '../../lib/inference-log.js';
 import { Limiter } from '../../lib/limits.js';
 import { createDb } from '../../lib/db.js';
+import { lazyChildLoggerFactory } from '../../lib/http/lazy-child-logger.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
 import { clientInterceptors } from '../../lib/temporal.js';
-import { createRedis } from '../../lib/redis.js';
+import { createRedis, DeferredCommands } from '../../lib/redis.js';
 import { inferenceApp, newRequestId } from './app.js';
 import { ContextCache } from './context-cache.js';
 import { PromptProcessor } from './prompt.js';
-import { RoutingTable } from './routing-table.js';
+import { pgRouteSource, RoutingTable } from './routing-table.js';
 import { loadStaticConfig } from './static-config.js';
 import { routedEmbedder } from './targets.js';
+import { UpstreamPool } from './upstream.js';
 
 const config = loadConfig();
 // Before the app is built: the common plugin adds its request spans only when tracing is on.
 const tracing = await startTracing(config, 'inference');
-const db = createDb(config.databaseUrl, { max: 4 });
+// The hot path reads Postgres only to load the routing table, over pg directly.
+const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
+// An idle connection dropped (Postgres restarted): the next refresh opens another.
+pool.on('error', (err) => app.log.warn({ err }, 'postgres connection dropped'));
+// The Prisma client serves prompt templates, RAG, files and batches and /v1/clusters, never the
+// plain hot path; its query compiler loads on its first query.
+const db = createDb(config.databaseUrl, { max: 2 });
 const subscriber = createRedis(config.redisUrl, 'inference-sub');
-const redis = createRedis(config.redisUrl, 'inference');
+const redis = createRedis(config.redisUrl, 'inference', { autoPipelining: true });
+// Settlements and log entries leave with the next admission's write (or within 5 ms).
+const deferred = new DeferredCommands();
 const contexts = new ContextCache({
   filtrationUrl: config.urls.filtration,
   serviceToken: config.secrets.internalServiceToken,
@@ -30,17 +41,20 @@ const contexts = new ContextCache({
 });
 // config/endpoints.json and clusters.json: a file that is present but wrong stops the start here.
 const statics = await loadStaticConfig(config.configDir);
-const routes = new RoutingTable(db, config.routesRefreshMs, {
+const routes = new RoutingTable(pgRouteSource(pool), config.routesRefreshMs, {
   encryptionKey: config.secrets.encryptionKey,
   staticEndpoints: statics.endpoints,
   outbound: { allow: config.outboundAllowlist },
 });
+const upstream = new UpstreamPool();
+routes.onLoad((urls) => upstream.retain(urls));
 const prompts = new PromptProcessor(db, routedEmbedder(routes, config.upstreamTimeoutMs));
 await contexts.subscribe(subscriber);
 await routes.start(subscriber);
 await prompts.subscribe(subscriber);
 
-const app = Fastify(serverOptions('inference', config, { bodyLimit: 8 * 1024 * 1024, genReqId: newRequestId }));
+const logs = new InferenceLogWriter(redis, { deferred, onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') });
+const app = Fastify(serverOptions('inference', config, { bodyLimit: 8 * 1024 * 1024, genReqId: newRequestId, childLoggerFactory: lazyChildLoggerFactory }));
 // Lazy: the gateway starts (and serves the hot path) while Temporal is down; batches wait for it.
 const temporal = new Client({
   connection: Connection.lazy({ address: config.temporal.address }),
@@ -51,10 +65,11 @@ await app.register(inferenceApp, {
   contexts,
   routes,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
-  limiter: new Limiter(redis),
+  upstream,
+  limiter: new Limiter(redis, undefined, deferred),
   clusters: async (orgId) => [...(await poolClusters(db, orgId)), ...statics.clusters],
   prompts,
-  logs: new InferenceLogWriter(redis, { onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') }),
+  logs,
   limiterFailureMode: config.limiterFailureMode,
   filesBatches: {
     db,
@@ -71,9 +86,14 @@ await app.register(inferenceApp, {
 });
 app.addHook('onClose', async () => {
   routes.stop();
+  upstream.close();
   subscriber.disconnect();
-  redis.disconnect();
+  // Before the connection goes: this hook runs before the app plugin's own (which does the same).
+  await logs.close();
+  deferred.flush();
+  await redis.quit().catch(() => redis.disconnect());
   await temporal.connection.close().catch(() => undefined);
+  await pool.end();
   await db.$disconnect();
 });
 await serve(app, config.ports.inference, config.host, tracing);

@@ -83,6 +83,8 @@ export class PromptProcessor {
     subscriber.on('message', (channel: string, message: string) => {
       if (channel === channels.apiKeys && message === '*') this.templates.clear();
     });
+    // A notice sent while the subscription was down is lost: start afresh when it is back.
+    subscriber.on('ready', () => this.templates.clear());
   }
 
   async process(orgId: string, body: { messages?: unknown[]; prompt?: unknown }, opts: InferiaOptions, signal: AbortSignal): Promise<Processed> {

@@ -1,17 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Db } from '../../lib/db.js';
-import { RoutingTable } from './routing-table.js';
+import { RoutingTable, type ProviderRow } from './routing-table.js';
 
-/** A stand-in for the one query the table makes (the real one runs in the integration suite). */
-function tableWith(nodes: string[], providers: unknown[] = []) {
-  const db = {
-    inventoryNode: {
-      findMany: async () =>
-        nodes.map((id) => ({ id, exposeUrl: `http://${id}`, deploymentId: 'd1', deployment: { inferenceModel: 'm', orgId: 'o', model: { configJson: {} } } })),
-    },
-    providerConfig: { findMany: async () => providers },
-  } as unknown as Db;
-  return new RoutingTable(db, 60_000);
+/** A stand-in for the queries the table makes (the real ones run in the integration suite). */
+function tableWith(nodes: string[], providers: ProviderRow[] = []) {
+  return new RoutingTable(
+    async () => ({ replicas: nodes.map((id) => ({ nodeId: id, url: `http://${id}`, deploymentId: 'd1', model: 'm', orgId: 'o', modelConfig: {} })), providers }),
+    60_000,
+  );
 }
 
 describe('routing table', () => {
@@ -43,12 +38,10 @@ describe('routing table', () => {
 
   it('prefers deployments, then providers, then static endpoints, and moves on when a tier is failing', async () => {
     const t = new RoutingTable(
-      {
-        inventoryNode: {
-          findMany: async () => [{ id: 'a', exposeUrl: 'http://a/', deploymentId: 'd1', deployment: { inferenceModel: 'm', orgId: 'o', model: { configJson: {} } } }],
-        },
-        providerConfig: { findMany: async () => [{ id: 'p1', orgId: 'o', baseUrl: 'https://api.example/v1/', settings: { models: ['m'] }, secretsEnc: null }] },
-      } as unknown as Db,
+      async () => ({
+        replicas: [{ nodeId: 'a', url: 'http://a/', deploymentId: 'd1', model: 'm', orgId: 'o', modelConfig: {} }],
+        providers: [{ id: 'p1', orgId: 'o', baseUrl: 'https://api.example/v1/', settings: { models: ['m'] }, secretsEnc: null }],
+      }),
       60_000,
       { staticEndpoints: [{ definition: { id: 's1', model: 'm', allowed_globus_groups: [], allowed_domains: [] } as never, adapter: {} as never }] },
     );
@@ -64,5 +57,13 @@ describe('routing table', () => {
     expect(t.pick('o', 'm', new Set(['a', 'provider:p1']))?.kind).toBe('endpoint');
     // Static endpoints serve every organisation; providers only their own.
     expect(t.replicas('other', 'm').map((r) => r.kind)).toEqual(['endpoint']);
+  });
+
+  it('tells its listeners every HTTP target base URL after each load', async () => {
+    const t = tableWith(['a', 'b'], [{ id: 'p1', orgId: 'o', baseUrl: 'https://api.example/v1', settings: { models: ['m'] }, secretsEnc: null }]);
+    const seen: string[][] = [];
+    t.onLoad((urls) => seen.push([...urls].sort()));
+    await t.refresh();
+    expect(seen).toEqual([['http://a/v1', 'http://b/v1', 'https://api.example/v1']]);
   });
 });

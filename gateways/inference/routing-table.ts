@@ -4,6 +4,7 @@
 // `config/endpoints.json`. Loaded from Postgres on change notices over Redis and held in memory:
 // the hot path never queries the database.
 import type { Redis } from 'ioredis';
+import type { Pool } from 'pg';
 import type { EndpointAdapter } from '../../adapters/endpoints/types.js';
 import type { Db } from '../../lib/db.js';
 import { restrictionOf, type ModelRestriction } from '../../lib/api-key-context.js';
@@ -53,6 +54,93 @@ export interface RoutingTableOptions {
 
 const stringList = (v: unknown): string[] => (Array.isArray(v) ? v.filter((x): x is string => typeof x === 'string' && x.length > 0 && x.length <= 256) : []);
 
+/** One READY replica of a RUNNING deployment, as the table loads it. */
+export interface RouteRow {
+  nodeId: string;
+  url: string;
+  deploymentId: string;
+  model: string;
+  orgId: string;
+  /** The registered model's config_json (who may use it). */
+  modelConfig: unknown;
+}
+
+/** One enabled external OpenAI-compatible provider (credentials still sealed). */
+export interface ProviderRow {
+  id: string;
+  orgId: string;
+  baseUrl: string;
+  settings: unknown;
+  secretsEnc: string | null;
+}
+
+export interface RouteRows {
+  replicas: RouteRow[];
+  providers: ProviderRow[];
+}
+
+/** Reads every routable replica and provider. */
+export type RouteSource = () => Promise<RouteRows>;
+
+/**
+ * The queries over the pg driver directly. The inference gateway uses this one: the Prisma client
+ * (its Wasm query compiler) would be loaded for these queries and cost about 70 MiB of memory.
+ */
+export function pgRouteSource(pool: Pool): RouteSource {
+  return async () => {
+    const [replicas, providers] = await Promise.all([
+      pool.query<{ node_id: string; url: string; deployment_id: string; model: string; org_id: string; model_config: unknown }>(
+        `SELECT n.id AS node_id, n.expose_url AS url, n.deployment_id, d.inference_model AS model, d.org_id, m.config_json AS model_config
+           FROM inventory_nodes n
+           JOIN deployments d ON d.id = n.deployment_id
+           LEFT JOIN registered_models m ON m.id = d.model_id
+          WHERE n.state = 'READY' AND n.expose_url IS NOT NULL AND d.status = 'RUNNING'`,
+      ),
+      pool.query<{ id: string; org_id: string; base_url: string; settings: unknown; secrets_enc: string | null }>(
+        `SELECT id, org_id, base_url, settings, secrets_enc
+           FROM provider_configs
+          WHERE provider = 'openai' AND enabled AND base_url IS NOT NULL`,
+      ),
+    ]);
+    return {
+      replicas: replicas.rows.map((r) => ({ nodeId: r.node_id, url: r.url, deploymentId: r.deployment_id, model: r.model, orgId: r.org_id, modelConfig: r.model_config })),
+      providers: providers.rows.map((p) => ({ id: p.id, orgId: p.org_id, baseUrl: p.base_url, settings: p.settings, secretsEnc: p.secrets_enc })),
+    };
+  };
+}
+
+/** The same queries through the Prisma client. */
+export function prismaRouteSource(db: Db): RouteSource {
+  return async () => {
+    const rows = await db.inventoryNode.findMany({
+      where: { state: 'READY', exposeUrl: { not: null }, deployment: { status: 'RUNNING' } },
+      select: {
+        id: true,
+        exposeUrl: true,
+        deploymentId: true,
+        deployment: { select: { inferenceModel: true, orgId: true, model: { select: { configJson: true } } } },
+      },
+    });
+    const providers = await db.providerConfig.findMany({
+      where: { provider: 'openai', enabled: true, baseUrl: { not: null } },
+      select: { id: true, orgId: true, baseUrl: true, settings: true, secretsEnc: true },
+    });
+    const replicas: RouteRow[] = [];
+    for (const row of rows) {
+      if (!row.deployment || !row.exposeUrl || !row.deploymentId) continue;
+      replicas.push({
+        nodeId: row.id,
+        url: row.exposeUrl,
+        deploymentId: row.deploymentId,
+        model: row.deployment.inferenceModel,
+        orgId: row.deployment.orgId,
+        modelConfig: row.deployment.model?.configJson,
+      });
+    }
+    return { replicas, providers: providers.map((p) => ({ ...p, baseUrl: p.baseUrl ?? '' })) };
+  };
+}
+
 /** Consecutive failures after which a replica is left out, and for how long before it is tried again. */
 const BREAKER_THRESHOLD = 3;
 const BREAKER_OPEN_MS = 15_000;
@@ -64,12 +152,13 @@ export class RoutingTable {
   private timer: NodeJS.Timeout | undefined;
   private refreshing: Promise<void> | undefined;
   private dirty = false;
+  private readonly loadListeners: ((urls: ReadonlySet<string>) => void)[] = [];
   loadedAt = 0;
 
   private readonly statics = new Map<string, Replica[]>();
 
   constructor(
-    private readonly db: Db,
+    private readonly source: RouteSource,
     private readonly refreshMs: number,
     private readonly opts: RoutingTableOptions = {},
   ) {
@@ -100,6 +189,11 @@ export class RoutingTable {
     this.timer.unref();
   }
 
+  /** Called after every load with the URLs of all replicas in the table (pools of the others can go). */
+  onLoad(listener: (urls: ReadonlySet<string>) => void): void {
+    this.loadListeners.push(listener);
+  }
+
   stop(): void {
     if (this.timer) clearInterval(this.timer);
   }
@@ -123,40 +217,27 @@ export class RoutingTable {
   }
 
   private async load(): Promise<void> {
-    const rows = await this.db.inventoryNode.findMany({
-      where: { state: 'READY', exposeUrl: { not: null }, deployment: { status: 'RUNNING' } },
-      select: {
-        id: true,
-        exposeUrl: true,
-        deploymentId: true,
-        deployment: { select: { inferenceModel: true, orgId: true, model: { select: { configJson: true } } } },
-      },
-    });
-    const providers = await this.db.providerConfig.findMany({
-      where: { provider: 'openai', enabled: true, baseUrl: { not: null } },
-      select: { id: true, orgId: true, baseUrl: true, settings: true, secretsEnc: true },
-    });
+    const { replicas: rows, providers } = await this.source();
     const previous = new Map<string, number>();
     for (const list of this.routes.values()) for (const r of list) previous.set(r.nodeId, r.inflight);
     const next = new Map<string, Replica[]>();
     for (const row of rows) {
-      if (!row.deployment || !row.exposeUrl || !row.deploymentId) continue;
-      const k = key(row.deployment.orgId, row.deployment.inferenceModel);
+      const k = key(row.orgId, row.model);
       const list = next.get(k) ?? [];
       list.push({
         kind: 'replica',
-        base: `${row.exposeUrl.replace(/\/+$/, '')}/v1`,
+        base: `${row.url.replace(/\/+$/, '')}/v1`,
         deploymentId: row.deploymentId,
-        nodeId: row.id,
-        model: row.deployment.inferenceModel,
-        orgId: row.deployment.orgId,
-        inflight: previous.get(row.id) ?? 0,
-        restriction: restrictionOf(row.deployment.model?.configJson),
+        nodeId: row.nodeId,
+        model: row.model,
+        orgId: row.orgId,
+        inflight: previous.get(row.nodeId) ?? 0,
+        restriction: restrictionOf(row.modelConfig),
       });
       next.set(k, list);
     }
     for (const p of providers) {
-      if (this.opts.outbound && !(await checkOutboundUrl(p.baseUrl!, this.opts.outbound).then(() => true, () => false))) continue;
+      if (this.opts.outbound && !(await checkOutboundUrl(p.baseUrl, this.opts.outbound).then(() => true, () => false))) continue;
       const settings = (p.settings && typeof p.settings === 'object' ? p.settings : {}) as Record<string, unknown>;
       const modelMap = (settings.model_map && typeof settings.model_map === 'object' ? settings.model_map : {}) as Record<string, unknown>;
       let headers: Record<string, string> = {};
@@ -174,7 +255,7 @@ export class RoutingTable {
         const mapped = modelMap[model];
         list.push({
           kind: 'provider',
-          base: p.baseUrl!.replace(/\/+$/, ''),
+          base: p.baseUrl.replace(/\/+$/, ''),
           headers,
           ...(typeof mapped === 'string' && mapped.length > 0 ? { upstreamModel: mapped } : {}),
           deploymentId: null,
@@ -189,6 +270,11 @@ export class RoutingTable {
     }
     this.routes = next;
     this.loadedAt = Date.now();
+    if (this.loadListeners.length > 0) {
+      const urls = new Set<string>();
+      for (const list of next.values()) for (const r of list) if (r.base) urls.add(r.base);
+      for (const listener of this.loadListeners) listener(urls);
+    }
   }
 
   /** Every target of a model for an org, deployments first, then providers, then static endpoints. */

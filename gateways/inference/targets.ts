@@ -5,6 +5,7 @@ import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { traceHeaders } from '../../lib/tracing.js';
 import type { Replica, RoutingTable } from './routing-table.js';
+import type { UpstreamPool } from './upstream.js';
 import { withUpstreamSpan } from './upstream-tracing.js';
 
 export interface UpstreamAnswer {
@@ -22,6 +23,8 @@ export interface SendOptions {
   timeoutMs: number;
   requestId: string;
   stream: boolean;
+  /** Keep-alive connections (undici Pools) for HTTP targets; global fetch when absent. */
+  pool?: UpstreamPool;
 }
 
 /** `path` is the OpenAI route without `/v1`: `/chat/completions`, `/completions`, `/embeddings`. */
@@ -30,6 +33,21 @@ export const sendToTarget = withUpstreamSpan(send);
 async function send(target: Replica, path: string, body: Record<string, unknown>, opts: SendOptions): Promise<UpstreamAnswer> {
   const payload = target.upstreamModel ? { ...body, model: target.upstreamModel } : body;
   if (target.adapter) return sendToAdapter(target, path, payload, opts);
+  if (opts.pool) {
+    const res = await opts.pool.post(target.base, path, JSON.stringify(payload), {
+      headers: { 'x-request-id': opts.requestId, ...target.headers, ...traceHeaders() },
+      timeoutMs: opts.timeoutMs,
+      signal: opts.signal,
+    });
+    const contentType = res.headers['content-type'];
+    return {
+      status: res.status,
+      contentType: (Array.isArray(contentType) ? contentType[0] : contentType) ?? 'application/json',
+      body: res.body,
+      text: () => res.text(),
+      discard: () => res.discard().catch(() => undefined),
+    };
+  }
   const res = await fetch(`${target.base}${path}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-request-id': opts.requestId, ...target.headers, ...traceHeaders() },

@@ -11,6 +11,7 @@ import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { tracingEnabled } from '../tracing.js';
+import { labelled } from './labelled.js';
 import { traceRequests } from './request-tracing.js';
 
 export interface CommonOptions {
@@ -251,11 +252,12 @@ export const commonPlugin = fp<CommonOptions>(
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: [registry],
     });
+    const [requestsOf, latencyOf] = [labelled(requests), labelled(latency)];
     app.decorate('metrics', registry);
     app.addHook('onResponse', async (req, reply) => {
       const route = req.routeOptions.url ?? 'unmatched';
-      requests.inc({ method: req.method, route, status: reply.statusCode });
-      latency.observe({ method: req.method, route }, reply.elapsedTime / 1000);
+      requestsOf(req.method, route, String(reply.statusCode)).inc();
+      latencyOf(req.method, route).observe(reply.elapsedTime / 1000);
       // One line per request (Fastify's own request logging is off): method, route, status, time.
       if (!QUIET_ROUTES.has(route)) {
         req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');

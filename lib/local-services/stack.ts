@@ -1,5 +1,6 @@
 // Starts Inferia's own processes (gateways, sidecar, worker) against given services. Used by
 // `inferia up` and by the end-to-end tests, so both run the stack the same way.
+import { builtScript, INFERENCE_ENTRY, INFERENCE_NODE_OPTIONS } from './build.js';
 import { ensureDashboardBuilt } from './dashboard-build.js';
 import { Supervisor } from './supervisor.js';
 
@@ -21,6 +22,8 @@ export interface StackOptions {
   quiet?: boolean;
   /** Progress of slow preparation (the dashboard build). */
   progress?: (message: string) => void;
+  /** Run the inference gateway as built JavaScript (dist/, see build.ts) rather than through tsx. */
+  built?: boolean;
 }
 
 export interface Stack {
@@ -56,15 +59,17 @@ export async function startStack(opts: StackOptions): Promise<Stack> {
   };
   const supervisor = new Supervisor({ color: opts.color ?? false, quiet: opts.quiet });
   if (ports.dashboard) await ensureDashboardBuilt(opts.progress ?? (() => {}));
-  const http = [
+  const http: { name: string; script: string; url: string; nodeOptions?: string[] }[] = [
     { name: 'filtration', script: 'gateways/filtration/main.ts', url: urls.filtration },
     { name: 'orchestration', script: 'gateways/orchestration/main.ts', url: urls.orchestration },
     { name: 'sidecar', script: 'sidecar/main.ts', url: urls.sidecar },
-    { name: 'inference', script: 'gateways/inference/main.ts', url: urls.inference },
+    opts.built
+      ? { name: 'inference', script: builtScript(INFERENCE_ENTRY), url: urls.inference, nodeOptions: INFERENCE_NODE_OPTIONS }
+      : { name: 'inference', script: INFERENCE_ENTRY, url: urls.inference },
     ...(urls.dashboard ? [{ name: 'dashboard', script: 'dashboard/server.ts', url: urls.dashboard }] : []),
   ];
   try {
-    for (const p of http) supervisor.start({ name: p.name, script: p.script, env });
+    for (const p of http) supervisor.start({ name: p.name, script: p.script, env, nodeOptions: p.nodeOptions });
     supervisor.start({ name: 'worker', script: 'worker/main.ts', env });
     // Six TypeScript processes starting at once on a small, busy machine can take a while.
     await Promise.all(http.map((p) => supervisor.waitHealthy(p.name, `${p.url}/healthz`, 180_000)));

@@ -9,8 +9,10 @@ const COLORS = [36, 35, 33, 32, 34, 31];
 
 export interface ProcessSpec {
   name: string;
-  /** TypeScript entry point, relative to the repository root. */
+  /** Entry point, relative to the repository root: TypeScript (run through tsx) or built JavaScript. */
   script: string;
+  /** Extra options for node itself (heap sizes, preloads). */
+  nodeOptions?: string[];
   env: NodeJS.ProcessEnv;
   /** URL answering 200 once the process is up. */
   healthUrl?: string;
@@ -30,7 +32,8 @@ export class Supervisor {
   constructor(private readonly output: { color: boolean; quiet?: boolean } = { color: false }) {}
 
   start(spec: ProcessSpec): Supervised {
-    const child = spawn(process.execPath, ['--import', 'tsx', spec.script], {
+    const loader = spec.script.endsWith('.ts') ? ['--import', 'tsx'] : [];
+    const child = spawn(process.execPath, [...(spec.nodeOptions ?? []), ...loader, spec.script], {
       cwd: ROOT,
       env: spec.env,
       stdio: ['ignore', 'pipe', 'pipe'],

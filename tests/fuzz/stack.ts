@@ -18,7 +18,7 @@ import { createFiltrationServices } from '../../gateways/filtration/services.js'
 import { inferenceApp, newRequestId } from '../../gateways/inference/app.js';
 import { ContextCache } from '../../gateways/inference/context-cache.js';
 import { PromptProcessor } from '../../gateways/inference/prompt.js';
-import { RoutingTable } from '../../gateways/inference/routing-table.js';
+import { prismaRouteSource, RoutingTable } from '../../gateways/inference/routing-table.js';
 import { routedEmbedder } from '../../gateways/inference/targets.js';
 import { orchestrationApp } from '../../gateways/orchestration/app.js';
 import { OrchestrationService } from '../../gateways/orchestration/service.js';
@@ -265,7 +265,7 @@ export async function startFuzzStack(label: string): Promise<FuzzStack> {
     const subscriber = createRedis(config.redisUrl, `${run}-sub`);
     closers.push(async () => subscriber.disconnect());
     const contexts = new ContextCache({ filtrationUrl, serviceToken: config.secrets.internalServiceToken, ttlMs: config.contextCacheTtlMs });
-    const routes = new RoutingTable(db, config.routesRefreshMs, { encryptionKey: config.secrets.encryptionKey, outbound: { allow: config.outboundAllowlist } });
+    const routes = new RoutingTable(prismaRouteSource(db), config.routesRefreshMs, { encryptionKey: config.secrets.encryptionKey, outbound: { allow: config.outboundAllowlist } });
     const prompts = new PromptProcessor(db, routedEmbedder(routes, config.upstreamTimeoutMs));
     await contexts.subscribe(subscriber);
     await routes.start(subscriber);

@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceLogConsumer, InferenceLogWriter, type InferenceLogEntry } from '../../lib/inference-log.js';
 import { createDb } from '../../lib/db.js';
+import { DeferredCommands } from '../../lib/redis.js';
 import { seedOrg, type DemoCredentials } from '../../prisma/seed.js';
 import { freePort, testConfig, uniq, waitFor } from '../helpers/env.js';
 import { connect } from '../helpers/services.js';
@@ -147,5 +148,121 @@ describe('inference log pipeline', () => {
     } finally {
       await consumer.stop();
     }
+  });
+
+  it('stores every field as written, nulls and JSON included', async () => {
+    const names = streams();
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream });
+    const consumer = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 100 });
+    await consumer.ensureGroup();
+    const deploymentId = randomUUID();
+    const full = entry({
+      api_key_id: randomUUID(),
+      deployment_id: deploymentId,
+      replica: 'node-1',
+      stream: true,
+      ttfb_ms: null,
+      status_code: 499,
+      error_code: '499',
+      guardrails: [{ type: 'pii', action: 'redact', count: 2 }],
+      created_at: '2026-11-23T10:30:15.123Z',
+    });
+    const bare = entry();
+    writer.write(full);
+    writer.write(bare);
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 2);
+    expect(await consumer.runOnce()).toBe(2);
+    const row = await services.db.inferenceLog.findUniqueOrThrow({ where: { requestId: full.request_id } });
+    expect(row).toMatchObject({
+      orgId: org.org_id,
+      apiKeyId: full.api_key_id,
+      model: 'mock',
+      deploymentId,
+      replica: 'node-1',
+      stream: true,
+      promptTokens: 3,
+      completionTokens: 9,
+      latencyMs: 12,
+      ttfbMs: null,
+      statusCode: 499,
+      errorCode: '499',
+      guardrails: [{ type: 'pii', action: 'redact', count: 2 }],
+      ragSources: [],
+    });
+    expect(row.createdAt.toISOString()).toBe('2026-11-23T10:30:15.123Z');
+    expect(await services.db.inferenceLog.findUniqueOrThrow({ where: { requestId: bare.request_id } })).toMatchObject({
+      apiKeyId: null,
+      deploymentId: null,
+      replica: null,
+      stream: false,
+      ttfbMs: 5,
+      errorCode: null,
+    });
+  });
+
+  it('writes a deferred entry within the delay when nothing else flushes it', async () => {
+    const names = streams();
+    const deferred = new DeferredCommands(50);
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream, deferred });
+    writer.write(entry());
+    expect(deferred.pending).toBe(1);
+    expect(await services.redis.xlen(names.stream)).toBe(0);
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 1, 2000, 10);
+    expect(deferred.pending).toBe(0);
+  });
+
+  it('writes the entries deferred together in one command, each once', async () => {
+    const names = streams();
+    const deferred = new DeferredCommands(1000);
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream, deferred });
+    const entries = [entry(), entry(), entry()];
+    for (const e of entries) writer.write(e);
+    expect(deferred.pending).toBe(1);
+    deferred.flush();
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 3, 2000, 10);
+    const stored = (await services.redis.xrange(names.stream, '-', '+')) as [string, string[]][];
+    expect(stored.map(([, f]) => (JSON.parse(f[1]!) as InferenceLogEntry).request_id)).toEqual(entries.map((e) => e.request_id));
+  });
+
+  it('trims what every group has acknowledged, so the stream stays bounded, and keeps what any consumer or group still needs', async () => {
+    const names = streams();
+    const writer = new InferenceLogWriter(services.redis, { stream: names.stream });
+    const a = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 50, batch: 10, trimEveryMs: 0 });
+    await a.ensureGroup();
+    // 300 entries through in rounds of 10: the stream never holds much more than one round's worth.
+    let longest = 0;
+    for (let round = 0; round < 30; round++) {
+      for (let i = 0; i < 10; i++) writer.write(entry());
+      await waitFor(async () => (await services.redis.xlen(names.stream)) >= 10);
+      expect(await a.runOnce()).toBe(10);
+      longest = Math.max(longest, await services.redis.xlen(names.stream));
+    }
+    expect(longest).toBeLessThanOrEqual(21);
+    expect(await services.redis.xlen(names.stream)).toBeLessThanOrEqual(1);
+
+    // Another consumer of the same group holds entries it has not stored (it died, say): they stay
+    // until they are stored, whatever the others acknowledge after them.
+    const held = [entry(), entry()];
+    for (const e of held) writer.write(e);
+    await waitFor(async () => (await services.redis.xlen(names.stream)) >= 3);
+    await services.redis.xreadgroup('GROUP', names.group, 'b', 'COUNT', 2, 'STREAMS', names.stream, '>');
+    for (let i = 0; i < 10; i++) writer.write(entry());
+    await waitFor(async () => (await services.redis.xlen(names.stream)) >= 13);
+    expect(await a.runOnce()).toBe(10);
+    const ids = ((await services.redis.xrange(names.stream, '-', '+')) as [string, string[]][]).map(([, f]) => (JSON.parse(f[1]!) as InferenceLogEntry).request_id);
+    expect(ids).toEqual(expect.arrayContaining(held.map((e) => e.request_id)));
+
+    // A second group that has read nothing yet: nothing it has not been given is removed.
+    await services.redis.xgroup('CREATE', names.stream, 'auditors', '$');
+    for (let i = 0; i < 5; i++) writer.write(entry());
+    await waitFor(async () => (await services.redis.xlen(names.stream)) >= ids.length + 5);
+    const before = await services.redis.xlen(names.stream);
+    const c = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 50, trimEveryMs: 0, claimIdleMs: 0 });
+    // 'a' stores the 5 new entries (and takes over b's two, idle long enough with claimIdleMs 0).
+    while ((await c.runOnce()) > 0);
+    const after = (await services.redis.xrange(names.stream, '-', '+')) as [string, string[]][];
+    expect(after.length).toBeGreaterThanOrEqual(5); // the auditors have not read these
+    expect(after.length).toBeLessThan(before);
+    expect(await services.db.inferenceLog.count({ where: { requestId: { in: held.map((e) => e.request_id) } } })).toBe(2);
   });
 });

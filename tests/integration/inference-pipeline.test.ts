@@ -20,7 +20,7 @@ import { createFiltrationServices } from '../../gateways/filtration/services.js'
 import { inferenceApp, newRequestId } from '../../gateways/inference/app.js';
 import { ContextCache } from '../../gateways/inference/context-cache.js';
 import { PromptProcessor } from '../../gateways/inference/prompt.js';
-import { RoutingTable } from '../../gateways/inference/routing-table.js';
+import { prismaRouteSource, RoutingTable } from '../../gateways/inference/routing-table.js';
 import { loadStaticConfig } from '../../gateways/inference/static-config.js';
 import { routedEmbedder } from '../../gateways/inference/targets.js';
 import type { Config } from '../../lib/config.js';
@@ -184,7 +184,7 @@ beforeAll(async () => {
   );
   const statics = await loadStaticConfig(configDir);
 
-  routes = new RoutingTable(services.db, 60_000, {
+  routes = new RoutingTable(prismaRouteSource(services.db), 60_000, {
     encryptionKey: config.secrets.encryptionKey,
     staticEndpoints: statics.endpoints,
     outbound: { allow: config.outboundAllowlist },
@@ -202,7 +202,7 @@ beforeAll(async () => {
     prompts,
     upstreamTimeoutMs: 10_000,
     clusters: async () => statics.clusters,
-    logs: { write: (e: InferenceLogEntry) => logged.push(e) } as unknown as InferenceLogWriter,
+    logs: { write: (e: InferenceLogEntry) => logged.push(e), close: async () => undefined } as unknown as InferenceLogWriter,
   });
   baseURL = `${await inference.listen({ port: 0, host: '127.0.0.1' })}/v1`;
 }, 60_000);

@@ -2,7 +2,7 @@
 // instances" (separate connections), tokens reserved then settled or refunded, windows by period.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { Limiter, limitsFor, windowOf, type Limit } from '../../lib/limits.js';
-import { createRedis, type Redis } from '../../lib/redis.js';
+import { createRedis, DeferredCommands, type Redis } from '../../lib/redis.js';
 import { testConfig, uniq } from '../helpers/env.js';
 
 let gateways: Redis[];
@@ -10,7 +10,12 @@ let limiters: Limiter[];
 
 beforeAll(() => {
   const config = testConfig();
-  gateways = [createRedis(config.redisUrl, 'limits-a'), createRedis(config.redisUrl, 'limits-b'), createRedis(config.redisUrl, 'limits-c')];
+  // Auto-pipelined connections (as the inference gateway's) and a plain one race each other.
+  gateways = [
+    createRedis(config.redisUrl, 'limits-a'),
+    createRedis(config.redisUrl, 'limits-b', { autoPipelining: true }),
+    createRedis(config.redisUrl, 'limits-c', { autoPipelining: true }),
+  ];
   const prefix = `inferia:test-limit:${uniq('run')}`; // the same counters, as every gateway shares
   limiters = gateways.map((r) => new Limiter(r, prefix));
 });
@@ -71,5 +76,60 @@ describe('rate limits', () => {
       { scope: 'org', id: 'org', period: 'day', unit: 'tokens', limit: 1000 },
       { scope: 'key', id: 'key', period: 'minute', unit: 'requests', limit: 5 },
     ]);
+  });
+
+  it('leaves a counter whose window has ended alone when a late settle or refund comes', async () => {
+    const key = uniq('key');
+    const tpm: Limit = { scope: 'key', id: key, period: 'minute', unit: 'tokens', limit: 1000 };
+    const rpm: Limit = { scope: 'key', id: key, period: 'minute', unit: 'requests', limit: 10 };
+    const a = await limiters[1]!.admit([rpm, tpm], 300);
+    const b = await limiters[2]!.admit([rpm, tpm], 300);
+    if (!a.admitted || !b.admitted) throw new Error('not admitted');
+    const keys = [...a.reservation.tokenKeys.map((t) => t.key), ...a.reservation.requestKeys.map((r) => r.key)];
+    await gateways[0]!.del(...keys); // the window expired while the calls ran
+    await limiters[1]!.settle(a.reservation, 50);
+    await limiters[2]!.refund(b.reservation);
+    expect(await gateways[0]!.exists(...keys)).toBe(0);
+  });
+
+  it('sends deferred settlements with the next admission, before it, or on its own within the delay', async () => {
+    const config = testConfig();
+    const redis = createRedis(config.redisUrl, 'limits-deferred', { autoPipelining: true });
+    try {
+      const deferred = new DeferredCommands(200);
+      const limiter = new Limiter(redis, `inferia:test-limit:${uniq('deferred')}`, deferred);
+      const key = uniq('key');
+      const tpm: Limit = { scope: 'key', id: key, period: 'minute', unit: 'tokens', limit: 1000 };
+      const a = await limiter.admit([tpm], 600);
+      if (!a.admitted) throw new Error('not admitted');
+      const settled = limiter.settle(a.reservation, 100);
+      // A second adjustment of the same counter joins the same call: the deltas add up (-500, then -50).
+      const again = limiter.settle({ ...a.reservation, tokenKeys: a.reservation.tokenKeys.map((t) => ({ ...t, reserved: 100 })) }, 50);
+      expect(deferred.pending).toBe(1);
+      expect(await redis.get(a.reservation.tokenKeys[0]!.key)).toBe('600'); // not sent yet
+      // The next admission carries it, ahead of itself: 50 + 600 fits where 600 + 600 would not.
+      const b = await limiter.admit([tpm], 600);
+      expect(b.admitted).toBe(true);
+      await Promise.all([settled, again]);
+      expect(deferred.pending).toBe(0);
+      if (!b.admitted) return;
+      const refunded = limiter.refund(b.reservation);
+      await refunded; // no admission follows: the timer sends it
+      expect(await redis.get(b.reservation.tokenKeys[0]!.key)).toBe('50');
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('moves to the next window at its boundary, however its counter keys are cached', async () => {
+    const limits = limitsFor({ org_id: uniq('org'), api_key_id: uniq('key'), rpm_limit: 1, tpm_limit: null, limits: [] });
+    expect(limitsFor({ org_id: 'x', api_key_id: 'y', rpm_limit: 1, tpm_limit: null })).not.toBe(limits);
+    const end = Math.ceil(Date.now() / 60_000) * 60_000;
+    const a = await limiters[0]!.admit(limits, 0, end - 100);
+    const b = await limiters[0]!.admit(limits, 0, end - 50);
+    const c = await limiters[0]!.admit(limits, 0, end + 10);
+    expect([a.admitted, b.admitted, c.admitted]).toEqual([true, false, true]);
+    expect(a.states[0]!.resetSeconds).toBe(1);
+    expect(c.states[0]!.resetSeconds).toBe(60);
   });
 });

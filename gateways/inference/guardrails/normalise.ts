@@ -163,8 +163,31 @@ export function fold(input: string): Folded {
   return { text: decode(codes, n), map: map.subarray(0, n + 1), hidden, invisibleInWords, mixedScriptWords };
 }
 
+/** Folded text without its offset map, for callers that only read the text. */
+export type FoldedText = Omit<Folded, 'map'>;
+
+// Printable ASCII and ASCII whitespace: there, folding is lower case and whitespace collapsed.
+const PLAIN_ASCII = /^[\t\n\v\f\r\x20-\x7e]*$/;
+const ASCII_WHITESPACE = /[\t\n\v\f\r ]+/g;
+
+/** `fold` without the offset map: the same text and signs, and on plain ASCII without the per-character loop. */
+export function foldText(input: string): FoldedText {
+  if (!PLAIN_ASCII.test(input)) {
+    const { map: _map, ...rest } = fold(input);
+    return rest;
+  }
+  let text = input.toLowerCase().replace(ASCII_WHITESPACE, ' ');
+  if (text.startsWith(' ')) text = text.slice(1);
+  if (text.endsWith(' ')) text = text.slice(0, -1);
+  return { text, hidden: '', invisibleInWords: 0, mixedScriptWords: 0 };
+}
+
 const LEET = new Map(Object.entries({ '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '8': 'b', '9': 'g', '@': 'a', $: 's', '!': 'i', '|': 'l', '+': 't' }));
-const isLeet = (c: string | undefined) => c !== undefined && LEET.has(c);
+// By character code (the scan below runs over every character): 1 a letter, 2 a leet character.
+const LEET_CLASS = new Uint8Array(128);
+for (let c = 0x61; c <= 0x7a; c++) LEET_CLASS[c] = 1;
+for (const k of LEET.keys()) LEET_CLASS[k.charCodeAt(0)] = 2;
+const leetClass = (code: number) => (code < 128 ? LEET_CLASS[code]! : 0);
 
 /**
  * Undoes leetspeak inside words, one character for one (offsets are kept): `1d10t` → `idiot`, while
@@ -174,18 +197,16 @@ export function foldLeet(text: string, one: 'i' | 'l' = 'i'): string {
   let out: Uint16Array | undefined;
   let i = 0;
   while (i < text.length) {
-    const c = text[i]!;
-    if (!isLetter(c) && !isLeet(c)) {
+    if (leetClass(text.charCodeAt(i)) === 0) {
       i++;
       continue;
     }
     let j = i;
     let letters = 0;
     let leets = 0;
-    while (j < text.length && (isLetter(text[j]) || isLeet(text[j]))) {
-      if (isLetter(text[j])) letters++;
+    for (let k; j < text.length && (k = leetClass(text.charCodeAt(j))) !== 0; j++) {
+      if (k === 1) letters++;
       else leets++;
-      j++;
     }
     if (letters > 0 && leets > 0) {
       for (let k = i; k < j; k++) {

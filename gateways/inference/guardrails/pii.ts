@@ -36,9 +36,43 @@ export const PII_GROUPS: Record<string, readonly PiiType[]> = {
   NETWORK: ['IP_ADDRESS'],
 };
 
+/**
+ * What a scan looks at before running a pattern: cheap facts about the whole text. A pattern's
+ * `needs` is a necessary condition of any match (a literal it cannot match without, a count of
+ * digits), so skipping the pattern when it is false changes nothing but the time: most prose has
+ * no '@', no ':', no run of digits, and most patterns never run on it.
+ */
+class Facts {
+  private lowerText: string | undefined;
+  readonly digits: number;
+
+  constructor(readonly text: string) {
+    let digits = 0;
+    for (let i = 0; i < text.length; i++) {
+      const c = text.charCodeAt(i);
+      if (c >= 48 && c <= 57) digits++;
+    }
+    this.digits = digits;
+  }
+
+  has(literal: string): boolean {
+    return this.text.includes(literal);
+  }
+
+  /**
+   * For case-insensitive patterns. Without the `u` flag an ASCII letter in a pattern only matches an
+   * ASCII letter of the text, whose lower case is the ASCII one: the keyword is then in this string.
+   */
+  hasWord(...words: string[]): boolean {
+    this.lowerText ??= this.text.toLowerCase();
+    return words.some((w) => this.lowerText!.includes(w));
+  }
+}
+
 interface Pattern {
   type: PiiType;
   re: RegExp;
+  needs?: (f: Facts) => boolean;
   /** Which capture group is the value (needs the `d` flag); the whole match otherwise. */
   group?: number;
   /** Returns the span's end (exclusive, within the text) when the candidate is real; undefined otherwise. */
@@ -237,62 +271,72 @@ function findPrivateKeys(text: string, out: Finding[]): void {
 // ───────────────────────────── patterns ─────────────────────────────
 
 const PATTERNS: Pattern[] = [
-  { type: 'JWT', re: /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,4000}\.eyJ[A-Za-z0-9_-]{8,8000}\.[A-Za-z0-9_-]{8,4000}/g },
+  { type: 'JWT', needs: (f) => f.has('eyJ'), re: /(?<![A-Za-z0-9_-])eyJ[A-Za-z0-9_-]{8,4000}\.eyJ[A-Za-z0-9_-]{8,8000}\.[A-Za-z0-9_-]{8,4000}/g },
   {
     type: 'AWS_ACCESS_KEY',
+    needs: (f) => f.has('A'),
     re: /(?<![A-Za-z0-9])(?:AKIA|ASIA|ABIA|ACCA|AGPA|AIDA|AROA|AIPA|ANPA|ANVA|APKA)[A-Z0-9]{16}(?![A-Za-z0-9])/g,
     validate: (v, _t, s) => (allSame(v.slice(4)) ? undefined : s + v.length),
   },
   {
     type: 'AWS_SECRET_KEY',
+    needs: (f) => f.hasWord('secret'),
     re: /(?:aws_?secret_?access_?key|aws_?secret_?key|secret_?access_?key)["']?\s{0,3}[:=]\s{0,3}["']?([A-Za-z0-9/+=]{40})(?![A-Za-z0-9/+=])/dgi,
     group: 1,
   },
-  { type: 'GITHUB_TOKEN', re: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,242})/g },
-  { type: 'SLACK_TOKEN', re: /(?<![A-Za-z0-9-])xox[abposr]-[A-Za-z0-9-]{10,250}|https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]{20,200}/g },
+  { type: 'GITHUB_TOKEN', needs: (f) => f.has('_'), re: /(?<![A-Za-z0-9_])(?:gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{22,242})/g },
+  { type: 'SLACK_TOKEN', needs: (f) => f.has('xox') || f.has('hooks.slack.com'), re: /(?<![A-Za-z0-9-])xox[abposr]-[A-Za-z0-9-]{10,250}|https:\/\/hooks\.slack\.com\/services\/[A-Za-z0-9/_-]{20,200}/g },
   {
     type: 'API_KEY',
+    needs: (f) => f.has('sk-'),
     re: /(?<![A-Za-z0-9_-])sk-(?:proj-|svcacct-|admin-|ant-(?:api|admin)\d{2}-)?[A-Za-z0-9_-]{20,400}/g,
     validate: (v, _t, s) => (looksRandom(v, 16) ? s + v.length : undefined),
   },
-  { type: 'API_KEY', re: /(?<![A-Za-z0-9_])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247}/g },
-  { type: 'API_KEY', re: /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])/g },
+  { type: 'API_KEY', needs: (f) => f.has('_live_') || f.has('_test_'), re: /(?<![A-Za-z0-9_])(?:sk|rk)_(?:live|test)_[A-Za-z0-9]{16,247}/g },
+  { type: 'API_KEY', needs: (f) => f.has('AIza'), re: /(?<![A-Za-z0-9_-])AIza[0-9A-Za-z_-]{35}(?![A-Za-z0-9_-])/g },
   {
     type: 'SECRET',
+    needs: (f) => (f.has(':') || f.has('=')) && f.hasWord('key', 'secret', 'token', 'passw', 'pwd'),
     re: /(?<![A-Za-z0-9_])(?:api[_-]?key|apikey|secret[_-]?key|client[_-]?secret|access[_-]?token|auth[_-]?token|refresh[_-]?token|password|passwd|pwd|token|secret)["']?\s{0,3}[:=]\s{0,3}["']?([A-Za-z0-9_\-+/=.!@#$%^&*~]{8,200})/dgi,
     group: 1,
     validate: validGenericSecret,
   },
   {
     type: 'CREDIT_CARD',
+    needs: (f) => f.digits >= 13,
     re: /(?<![\w-])(?:\d{4}([ -]?)\d{4}\1\d{4}\1\d{4}(?:\1\d{1,3})?|\d{4}([ -]?)\d{6}\2\d{4,5}|\d{13,15})(?![\w-])/g,
     validate: (v, _t, s) => (validCard(v) ? s + v.length : undefined),
   },
   {
     type: 'IBAN',
+    needs: (f) => f.digits >= 2,
     re: /(?<![A-Za-z0-9])[A-Za-z]{2}\d{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?(?![A-Za-z0-9])/g,
     validate: (v, _t, s) => (validIban(v) ? s + v.length : undefined),
   },
-  { type: 'US_SSN', re: /(?<![\w-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\w-])/g },
-  { type: 'US_SSN', re: /\b(?:ssn|social security(?: number| no\.?| #)?)\b[^\d\n]{0,20}((?!000|666|9\d\d)\d{3}-?(?!00)\d{2}-?(?!0000)\d{4})(?![\w-])/dgi, group: 1 },
+  { type: 'US_SSN', needs: (f) => f.digits >= 9, re: /(?<![\w-])(?!000|666|9\d\d)\d{3}([- ])(?!00)\d{2}\1(?!0000)\d{4}(?![\w-])/g },
+  { type: 'US_SSN', needs: (f) => f.digits >= 9 && f.hasWord('ssn', 'social security'), re: /\b(?:ssn|social security(?: number| no\.?| #)?)\b[^\d\n]{0,20}((?!000|666|9\d\d)\d{3}-?(?!00)\d{2}-?(?!0000)\d{4})(?![\w-])/dgi, group: 1 },
   {
     type: 'ES_DNI',
+    needs: (f) => f.digits >= 7,
     re: /(?<![A-Za-z0-9])(?:[XYZxyz]-?\d{7}|\d{8})[- ]?[A-Za-z](?![A-Za-z0-9])/g,
     validate: (v, _t, s) => (validDni(v) ? s + v.length : undefined),
   },
   {
     type: 'UK_NINO',
+    needs: (f) => f.digits >= 6,
     re: /(?<![A-Za-z0-9])(?!BG|GB|KN|NK|NT|TN|ZZ)[A-CEGHJ-PR-TW-Z][A-CEGHJ-NPR-TW-Z] ?\d{2} ?\d{2} ?\d{2} ?[A-D](?![A-Za-z0-9])/gi,
   },
   // Passport numbers have no checksum one can rely on across countries: only with the word before them.
   {
     type: 'PASSPORT',
+    needs: (f) => f.digits >= 1 && f.hasWord('passport'),
     re: /\bpassport(?: number| no\.?| #| id)?\b[^\w\n]{0,5}(?:is[^\w\n]{1,3})?([A-Z0-9]{6,9})(?![\w-])/dgi,
     group: 1,
     validate: (v, _t, s) => (HAS_DIGIT.test(v) ? s + v.length : undefined),
   },
   {
     type: 'EMAIL',
+    needs: (f) => f.has('@'),
     re: /(?<![A-Za-z0-9._%+-])[A-Za-z0-9._%+-]{1,64}@[A-Za-z0-9-]{1,63}(?:\.[A-Za-z0-9-]{1,63}){1,8}/g,
     validate: (v, _t, s) => {
       const domain = v.slice(v.indexOf('@') + 1);
@@ -304,11 +348,13 @@ const PATTERNS: Pattern[] = [
   },
   {
     type: 'IP_ADDRESS',
+    needs: (f) => f.digits >= 4 && f.has('.'),
     re: /(?<![\w.])(?:(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)\.){3}(?:25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(?!\w|\.\d)/g,
     validate: (v, t, s) => (IPV4_SKIPPED.test(v) || IPV4_VERSION_CONTEXT.test(t.slice(Math.max(0, s - 12), s)) ? undefined : s + v.length),
   },
   {
     type: 'IP_ADDRESS',
+    needs: (f) => f.has(':'),
     re: /(?<![\w:.])[0-9A-Fa-f]{0,4}:[0-9A-Fa-f:.]{2,44}/g,
     validate: (v, t, s) => {
       const ip = v.replace(TRAILING_DOTS, '');
@@ -352,6 +398,21 @@ function findPhones(text: string, out: Finding[]): void {
   }
 }
 
+/** Each pattern with its necessary condition over a whole text (for the test that checks the conditions hold). */
+export const PII_PREFILTERS: readonly { re: RegExp; needs: (text: string) => boolean; finds: (text: string) => boolean }[] = [
+  ...PATTERNS.map((p) => ({
+    re: p.re,
+    needs: (text: string) => !p.needs || p.needs(new Facts(text)),
+    finds: (text: string) => {
+      const out: Finding[] = [];
+      runPattern(p, text, out);
+      return out.length > 0;
+    },
+  })),
+  { re: PHONE_CANDIDATE, needs: (text: string) => new Facts(text).digits >= 7, finds: (text: string) => findPii(text, { types: ['PHONE'] }).length > 0 },
+  { re: PEM_BEGIN, needs: (text: string) => text.includes('-----BEGIN'), finds: (text: string) => findPii(text, { types: ['PRIVATE_KEY'] }).length > 0 },
+];
+
 /** Every regex the PII detector runs (for the catastrophic-backtracking test). */
 export const PII_REGEXES: readonly RegExp[] = [
   ...PATTERNS.map((p) => p.re),
@@ -385,23 +446,28 @@ export function findPii(text: string, opts: PiiOptions = {}): Finding[] {
 
 const allowSet = (allow: readonly string[] | undefined) => (allow && allow.length > 0 ? new Set(allow.map(canonical)) : undefined);
 
+function runPattern(p: Pattern, text: string, raw: Finding[]): void {
+  p.re.lastIndex = 0;
+  let m: RegExpExecArray | null;
+  while ((m = p.re.exec(text)) !== null) {
+    const span = p.group !== undefined ? m.indices?.[p.group] : undefined;
+    const start = span ? span[0] : m.index;
+    const value = span ? text.slice(span[0], span[1]) : m[0];
+    const end = p.validate ? p.validate(value, text, start) : start + value.length;
+    if (end !== undefined && end > start) raw.push({ type: p.type, start, end });
+    if (m[0].length === 0) p.re.lastIndex++;
+  }
+}
+
 function scan(text: string, wanted: ReadonlySet<string>, allow: ReadonlySet<string> | undefined): Finding[] {
   const raw: Finding[] = [];
+  const facts = new Facts(text);
   for (const p of PATTERNS) {
-    if (!wanted.has(p.type)) continue;
-    p.re.lastIndex = 0;
-    let m: RegExpExecArray | null;
-    while ((m = p.re.exec(text)) !== null) {
-      const span = p.group !== undefined ? m.indices?.[p.group] : undefined;
-      const start = span ? span[0] : m.index;
-      const value = span ? text.slice(span[0], span[1]) : m[0];
-      const end = p.validate ? p.validate(value, text, start) : start + value.length;
-      if (end !== undefined && end > start) raw.push({ type: p.type, start, end });
-      if (m[0].length === 0) p.re.lastIndex++;
-    }
+    if (!wanted.has(p.type) || (p.needs && !p.needs(facts))) continue;
+    runPattern(p, text, raw);
   }
-  if (wanted.has('PHONE')) findPhones(text, raw);
-  if (wanted.has('PRIVATE_KEY')) findPrivateKeys(text, raw);
+  if (wanted.has('PHONE') && facts.digits >= 7) findPhones(text, raw); // a number is 7 digits or more
+  if (wanted.has('PRIVATE_KEY') && facts.has('-----BEGIN')) findPrivateKeys(text, raw);
   // An overlap goes to the more specific type (a card's digits are not also a phone number).
   raw.sort((a, b) => PRIORITY.get(a.type)! - PRIORITY.get(b.type)! || a.start - b.start);
   const kept: Finding[] = [];
