@@ -1,5 +1,5 @@
 // The local provider against real processes: idempotent start and stop, logs, discovery.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -57,6 +57,18 @@ describe('local provider', () => {
     await provider.stopEngine(first.providerInstanceId); // idempotent
     expect((await provider.getNodeMetadata(first.providerInstanceId)).running).toBe(false);
     await expect(fetch(`${url}/health`)).rejects.toThrow();
+  });
+
+  it('adopts an engine whose pid file was never written (worker killed right after the spawn) instead of starting a second', async () => {
+    const deploymentId = uniq('orphan');
+    const first = await provider.startEngine(spec(deploymentId));
+    started.push(first.providerInstanceId);
+    rmSync(join(engineDir, `${first.providerInstanceId}.pid`));
+    const again = await provider.startEngine(spec(deploymentId));
+    expect(again.metadata).toMatchObject({ pid: first.metadata.pid, reused: true });
+    expect((await provider.getNodeMetadata(first.providerInstanceId)).running).toBe(true);
+    await provider.stopEngine(first.providerInstanceId);
+    expect((await provider.getNodeMetadata(first.providerInstanceId)).running).toBe(false);
   });
 
   it('refuses an engine this host cannot run, with a reason', async () => {

@@ -34,6 +34,31 @@ function alive(pid: number): boolean {
   }
 }
 
+/**
+ * An engine whose worker died between spawning it and writing its pid file: found in the process
+ * table by its exact `--inferia-instance=` argument, so a retried start adopts it instead of
+ * starting a second one.
+ */
+function orphanPid(id: string): number | undefined {
+  let entries: string[];
+  try {
+    entries = readdirSync('/proc');
+  } catch {
+    return undefined; // no /proc (not Linux)
+  }
+  const wanted = `--inferia-instance=${id}`;
+  for (const entry of entries) {
+    const pid = Number(entry);
+    if (!(pid > 0)) continue;
+    try {
+      if (readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').includes(wanted)) return pid;
+    } catch {
+      // gone meanwhile, or not ours to read
+    }
+  }
+  return undefined;
+}
+
 export function createLocalProvider(options: LocalProviderOptions): ProviderAdapter {
   const dir = resolve(options.engineDir);
   const scope = localScope(dir);
@@ -98,6 +123,12 @@ export function createLocalProvider(options: LocalProviderOptions): ProviderAdap
       const id = localInstanceId(scope, spec.deploymentId, spec.replicaIndex);
       const existing = runningPid(id);
       if (existing !== undefined) return { providerInstanceId: id, metadata: { pid: existing, host: hostname(), reused: true } };
+      const orphan = orphanPid(id);
+      if (orphan !== undefined) {
+        mkdirSync(dir, { recursive: true });
+        writeFileSync(pidFile(id), String(orphan));
+        return { providerInstanceId: id, metadata: { pid: orphan, host: hostname(), reused: true } };
+      }
       if (spec.engine !== 'mock') {
         throw new ProviderConfigError(
           `engine '${spec.engine}' cannot run on the local provider of this host (no GPU engine installed); use engine 'mock' or another provider`,
