@@ -77,6 +77,8 @@ export async function test(args: string[]): Promise<number> {
     const leftovers = createLocalProvider({ engineDir: join(dataDir, 'engines') });
     for (const node of await leftovers.discoverNodes()) await leftovers.stopEngine(node.providerInstanceId);
     rmSync(join(dataDir, 'engines'), { recursive: true, force: true });
+    // The fuzz reports of earlier runs (each schemathesis run writes a folder of its own).
+    rmSync(join(dataDir, 'fuzz'), { recursive: true, force: true });
     const secrets = loadOrCreateSecrets(dataDir);
     const testEnv: NodeJS.ProcessEnv = {
       ...env,

@@ -1,7 +1,7 @@
 // Schemathesis for the fuzz suite (installed by lib/local-services/schemathesis.ts): runs one fuzz
 // pass and returns its failures, each with its curl reproduction, from the JUnit report.
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 
 // Installed by `npm test` before the suite; here it is a stamp check (or the install, when a test runs on its own).
@@ -48,9 +48,10 @@ export interface FuzzResult {
 
 /** Runs schemathesis once and reads the failures (each with its curl reproduction) from the JUnit report. */
 export async function runSchemathesis(bin: string, run: FuzzRun): Promise<FuzzResult> {
-  const dir = join(run.reportDir, run.name);
-  rmSync(dir, { recursive: true, force: true });
-  mkdirSync(dir, { recursive: true });
+  // A folder of its own per run (the run's working directory): a folder another run removes or
+  // reuses would leave schemathesis without a cwd ("Failed to load configuration file").
+  mkdirSync(run.reportDir, { recursive: true });
+  const dir = mkdtempSync(join(run.reportDir, `${run.name}-`));
   const junit = join(dir, 'junit.xml');
   const args = [
     'run',
