@@ -14,15 +14,30 @@ export function testConfig(overrides: Record<string, string> = {}): Config {
 /** A short unique token for ids, slugs, task queues and key prefixes. */
 export const uniq = (label: string) => `${label}-${randomBytes(4).toString('hex')}`;
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
+// Ports handed out by `freePort` come from below the kernel's ephemeral range (32768–60999 here),
+// so no outgoing connection's source port and no server bound to port 0 (the Temporal dev server
+// picks its internal ports that way) can take one between our pick and its use. Each vitest worker
+// draws from a slice of its own (VITEST_POOL_ID), so concurrent test files never race for one.
+const PORT_BASE = 20_000;
+const SLICE = 1_000;
+const SLICES = 12;
+const slot = (Number(process.env.VITEST_POOL_ID ?? process.pid) || 0) % SLICES;
+let nextOffset = randomBytes(2).readUInt16BE() % SLICE;
+
+function canBind(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
   });
+}
+
+export async function freePort(): Promise<number> {
+  for (let tries = 0; tries < SLICE; tries++) {
+    const port = PORT_BASE + slot * SLICE + (nextOffset++ % SLICE);
+    if (await canBind(port)) return port;
+  }
+  throw new Error(`no free port in ${PORT_BASE + slot * SLICE}–${PORT_BASE + slot * SLICE + SLICE - 1}`);
 }
 
 export async function waitFor<T>(fn: () => Promise<T | undefined | false>, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
