@@ -110,7 +110,8 @@ export async function runBench(setup: BenchSetup): Promise<{ runs: RunRecord[]; 
 
   const runs: RunRecord[] = [];
   let gatewayRequests = 0;
-  const modes: Mode[] = ['json', 'sse'];
+  // BENCH_MODES=json or sse: one of the two alone (profiling one path); both by default.
+  const modes: Mode[] = (['json', 'sse'] as const).filter((m) => !process.env.BENCH_MODES || process.env.BENCH_MODES.split(',').includes(m));
   const total = modes.length * setup.connections.length * TARGETS.length;
   for (const mode of modes) {
     for (const connections of setup.connections) {

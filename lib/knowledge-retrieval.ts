@@ -3,7 +3,7 @@
 // request gets. Postgres full-text search (the GIN index), and — when the knowledge base names an
 // embedding model and the caller can embed — cosine similarity of embeddings too, the two
 // rankings fused by reciprocal rank fusion (robust to their scores being on different scales).
-import { Prisma, type Db } from './db.js';
+import type { Db } from './db.js';
 
 export interface KnowledgeBaseRef {
   id: string;
@@ -58,7 +58,7 @@ export async function retrievePassages(db: Db, kbs: KnowledgeBaseRef[], options:
   const ids = kbs.map((k) => k.id);
   const candidates = topK * 3;
   // Any of the question's words may match (OR), ranked by cover density.
-  const fulltext = await db.$queryRaw<ChunkHit[]>(Prisma.sql`
+  const fulltext = await db.$queryRaw<ChunkHit[]>`
     SELECT c.id, c.content, c.ordinal, c.document_id, c.knowledge_base_id, d.filename,
            ts_rank_cd(to_tsvector('english', c.content), q) AS score
       FROM knowledge_chunks c
@@ -67,7 +67,7 @@ export async function retrievePassages(db: Db, kbs: KnowledgeBaseRef[], options:
      WHERE c.knowledge_base_id = ANY(${ids}::uuid[])
        AND to_tsvector('english', c.content) @@ q
      ORDER BY score DESC, c.id
-     LIMIT ${candidates}`);
+     LIMIT ${candidates}`;
   let vector: ChunkHit[] = [];
   for (const kb of kbs) {
     if (!kb.embeddingModel || !embed) continue;
@@ -75,7 +75,7 @@ export async function retrievePassages(db: Db, kbs: KnowledgeBaseRef[], options:
       const [q] = await embed(kb.embeddingModel, [query.slice(0, 8000)]);
       if (!q) continue;
       vector = vector.concat(
-        await db.$queryRaw<ChunkHit[]>(Prisma.sql`
+        await db.$queryRaw<ChunkHit[]>`
           SELECT c.id, c.content, c.ordinal, c.document_id, c.knowledge_base_id, d.filename,
                  (SELECT sum(a * b) FROM unnest(c.embedding, ${q}::float8[]) AS t(a, b))
                    / NULLIF(sqrt((SELECT sum(a * a) FROM unnest(c.embedding) AS t(a))) * ${Math.hypot(...q)}, 0) AS score
@@ -83,7 +83,7 @@ export async function retrievePassages(db: Db, kbs: KnowledgeBaseRef[], options:
             JOIN knowledge_documents d ON d.id = c.document_id
            WHERE c.knowledge_base_id = ${kb.id}::uuid AND cardinality(c.embedding) = ${q.length}
            ORDER BY score DESC NULLS LAST, c.id
-           LIMIT ${candidates}`),
+           LIMIT ${candidates}`,
       );
       options.onVectorSearch?.(kb);
     } catch {

@@ -520,9 +520,15 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
       return reply.status(502).send(openAiError(502, `upstream replica failed with status ${upstream.status}`, 'upstream_error'));
     }
     if (upstream.status < 200 || upstream.status >= 300) return reply.status(upstream.status).header('content-type', contentType).send(text);
-    onUsage(usageFromJson(text));
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(text);
+    } catch {
+      /* not JSON: usage is estimated, and the guard has nothing to read */
+    }
+    onUsage(usageOf(parsed, text));
     if (guard) {
-      const checked = await guardJsonAnswer(guard.policy, text, guard.kind, { signal: guard.signal, judge: guard.judge });
+      const checked = await guardJsonAnswer(guard.policy, text, guard.kind, { signal: guard.signal, judge: guard.judge }, parsed);
       guard.record.verdicts.push(...checked.verdicts);
       if (checked.blocked) throw violation(checked.blocked, null, guard.record);
       text = checked.text;
@@ -530,7 +536,8 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
     return reply.status(upstream.status).header('content-type', contentType).send(text);
   }
   const meter = new StreamMeter();
-  const sse = guard ? new SseOutputGuard(guard.policy, guard.kind, { signal: guard.signal, judge: guard.judge }) : undefined;
+  // With output guardrails the guard parses each event once, and the meter reads it from there.
+  const sse = guard ? new SseOutputGuard(guard.policy, guard.kind, { signal: guard.signal, judge: guard.judge, observe: (e) => meter.observe(e) }) : undefined;
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(upstream.status, {
@@ -547,22 +554,24 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
   try {
     for await (const chunk of upstream.body) {
       const buf = chunk as Buffer;
-      meter.feed(buf);
       if (!sse) {
+        meter.feed(buf);
         await write(buf);
         continue;
       }
-      // With output guardrails the stream is rewritten line by line (only whole lines are read).
+      // With output guardrails the stream is rewritten one read at a time (only whole lines are read).
       partial += buf.toString('utf8');
-      const lines = partial.split('\n');
-      partial = lines.pop()!;
-      const out: string[] = [];
-      for (const line of lines) out.push(...(await sse.line(line.replace(/\r$/, ''))));
+      const cut = partial.lastIndexOf('\n');
+      if (cut < 0) continue;
+      const lines = partial.slice(0, cut).split('\n');
+      partial = partial.slice(cut + 1);
+      for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
+      const out = await sse.lines(lines);
       if (out.length > 0) await write(`${out.join('\n')}\n`);
       if (sse.blocked) break;
     }
     if (sse && !sse.blocked) {
-      const out = [...(partial ? await sse.line(partial) : []), ...(await sse.finish())];
+      const out = [...(partial ? await sse.lines([partial]) : []), ...(await sse.finish())];
       if (out.length > 0) await write(`${out.join('\n')}\n`);
     }
     onUsage(meter.usage());
@@ -607,12 +616,11 @@ export function estimateTokens(body: Record<string, unknown>): number {
   return prompt + (Number.isFinite(maxOut) ? maxOut : 256) * (Number.isFinite(n) ? n : 1);
 }
 
-function usageFromJson(text: string): Usage {
-  try {
-    const usage = (JSON.parse(text) as { usage?: { prompt_tokens?: number; completion_tokens?: number } }).usage;
-    if (typeof usage?.prompt_tokens === 'number') return { prompt: usage.prompt_tokens, completion: usage.completion_tokens ?? 0 };
-  } catch {
-    /* fall through to an estimate */
+/** The answer's own usage, else an estimate from its size. */
+function usageOf(answer: unknown, text: string): Usage {
+  const usage = answer && typeof answer === 'object' ? (answer as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null }).usage : undefined;
+  if (usage && typeof usage.prompt_tokens === 'number') {
+    return { prompt: usage.prompt_tokens, completion: typeof usage.completion_tokens === 'number' ? usage.completion_tokens : 0 };
   }
   return { prompt: 0, completion: Math.ceil(text.length / 4) };
 }
@@ -629,16 +637,25 @@ class StreamMeter {
       const line = this.buffered.slice(0, nl).trim();
       this.buffered = this.buffered.slice(nl + 1);
       if (!line.startsWith('data:') || line === 'data: [DONE]') continue;
+      let event: unknown;
       try {
-        const event = JSON.parse(line.slice(5)) as {
-          usage?: { prompt_tokens?: number; completion_tokens?: number } | null;
-          choices?: { delta?: { content?: string } }[];
-        };
-        if (typeof event.usage?.prompt_tokens === 'number') this.reported = { prompt: event.usage.prompt_tokens, completion: event.usage.completion_tokens ?? 0 };
-        for (const c of event.choices ?? []) this.contentChars += c.delta?.content?.length ?? 0;
+        event = JSON.parse(line.slice(5));
       } catch {
-        /* not JSON: not ours to count */
+        continue; // not JSON: not ours to count
       }
+      if (event && typeof event === 'object') this.observe(event as Record<string, unknown>);
+    }
+  }
+  /** One parsed event (the output guard hands them over, so a stream is parsed once). */
+  observe(event: Record<string, unknown>) {
+    const { usage, choices } = event as { usage?: { prompt_tokens?: unknown; completion_tokens?: unknown } | null; choices?: unknown };
+    if (usage && typeof usage.prompt_tokens === 'number') {
+      this.reported = { prompt: usage.prompt_tokens, completion: typeof usage.completion_tokens === 'number' ? usage.completion_tokens : 0 };
+    }
+    if (!Array.isArray(choices)) return;
+    for (const c of choices as { delta?: { content?: unknown }; text?: unknown }[]) {
+      const text = c?.delta?.content ?? c?.text;
+      if (typeof text === 'string') this.contentChars += text.length;
     }
   }
   usage(): Usage {

@@ -7,7 +7,6 @@ import { randomBytes } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import fastifyMultipart from '@fastify/multipart';
 import type { Client } from '@temporalio/client';
-import { WorkflowUpdateFailedError } from '@temporalio/client';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -26,8 +25,12 @@ import type { KeyContext } from './context-cache.js';
 
 export interface FilesBatchesOptions {
   db: Db;
-  /** Starts and cancels batch workflows (a lazy connection: the hot path never waits on Temporal). */
-  temporal: Client;
+  /**
+   * Starts and cancels batch workflows. Called on the first batch request: the Temporal client's
+   * modules (about 35 MiB) are loaded then, not by a gateway that never sees a batch, and its
+   * connection is lazy, so the hot path never waits on Temporal.
+   */
+  temporal: () => Promise<Client>;
   taskQueue: string;
   /** Largest upload; above it `POST /v1/files` answers 413. */
   maxFileBytes: number;
@@ -276,7 +279,7 @@ export async function filesBatchesRoutes(fastify: FastifyInstance, opts: FilesBa
       expiresAtMs: expiresAt.getTime(),
     };
     try {
-      await temporal.workflow.start(BATCH_WORKFLOW_TYPE, {
+      await (await temporal()).workflow.start(BATCH_WORKFLOW_TYPE, {
         taskQueue: opts.taskQueue,
         workflowId,
         args: [workflowInput],
@@ -322,7 +325,7 @@ export async function filesBatchesRoutes(fastify: FastifyInstance, opts: FilesBa
     const notCancellable = (s: string) =>
       new AppError('conflict', `Cannot cancel a batch that is ${s}.`, { openai_code: 'batch_not_cancellable', field: 'batch_id' });
     if (!CANCELLABLE_STATUSES.includes(status)) throw notCancellable(status);
-    const handle = temporal.workflow.getHandle(batch.workflowId);
+    const handle = (await temporal()).workflow.getHandle(batch.workflowId);
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<'timeout'>((resolve) => (timer = setTimeout(() => resolve('timeout'), opts.cancelTimeoutMs ?? 15_000)));
     try {
@@ -334,6 +337,7 @@ export async function filesBatchesRoutes(fastify: FastifyInstance, opts: FilesBa
       if (err instanceof AppError) throw err;
       // The workflow refused (it is finalizing) or has already ended: answer with what it recorded.
       const now = await findBatch(ctx.org_id, batch_id);
+      const { WorkflowUpdateFailedError } = await import('@temporalio/client');
       if (err instanceof WorkflowUpdateFailedError || !CANCELLABLE_STATUSES.includes(now.status as BatchStatus)) {
         if (now.status === 'cancelling' || now.status === 'cancelled') return batchObject(now);
         throw notCancellable(now.status);

@@ -1,5 +1,5 @@
 // Inference gateway process (INFERENCE_PORT, default 8001): the OpenAI-compatible hot path.
-import { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 import Fastify from 'fastify';
 import pg from 'pg';
 import { poolClusters } from '../../adapters/clusters/pool-clusters.js';
@@ -7,10 +7,9 @@ import { loadConfig } from '../../lib/config.js';
 import { startTracing } from '../../lib/tracing.js';
 import { InferenceLogWriter } from '../../lib/inference-log.js';
 import { Limiter } from '../../lib/limits.js';
-import { createDb } from '../../lib/db.js';
+import { lazyDb } from '../../lib/lazy-db.js';
 import { lazyChildLoggerFactory } from '../../lib/http/lazy-child-logger.js';
 import { reachable, serve, serverOptions } from '../../lib/http/server-options.js';
-import { clientInterceptors } from '../../lib/temporal.js';
 import { createRedis, DeferredCommands } from '../../lib/redis.js';
 import { inferenceApp, newRequestId } from './app.js';
 import { ContextCache } from './context-cache.js';
@@ -28,8 +27,8 @@ const pool = new pg.Pool({ connectionString: config.databaseUrl, max: 2 });
 // An idle connection dropped (Postgres restarted): the next refresh opens another.
 pool.on('error', (err) => app.log.warn({ err }, 'postgres connection dropped'));
 // The Prisma client serves prompt templates, RAG, files and batches and /v1/clusters, never the
-// plain hot path; its query compiler loads on its first query.
-const db = createDb(config.databaseUrl, { max: 2 });
+// plain hot path: its modules load on its first query.
+const db = lazyDb(async () => (await import('../../lib/db.js')).createDb(config.databaseUrl, { max: 2 }));
 const subscriber = createRedis(config.redisUrl, 'inference-sub');
 const redis = createRedis(config.redisUrl, 'inference', { autoPipelining: true });
 // Settlements and log entries leave with the next admission's write (or within 5 ms).
@@ -55,12 +54,18 @@ await prompts.subscribe(subscriber);
 
 const logs = new InferenceLogWriter(redis, { deferred, onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') });
 const app = Fastify(serverOptions('inference', config, { bodyLimit: 8 * 1024 * 1024, genReqId: newRequestId, childLoggerFactory: lazyChildLoggerFactory }));
-// Lazy: the gateway starts (and serves the hot path) while Temporal is down; batches wait for it.
-const temporal = new Client({
-  connection: Connection.lazy({ address: config.temporal.address }),
-  namespace: config.temporal.namespace,
-  interceptors: await clientInterceptors(app.log),
-});
+// Loaded on the first batch request (the client's modules cost the hot path ~35 MiB it never uses),
+// and its connection is lazy: the gateway starts and serves while Temporal is down.
+let temporalClient: Promise<Client> | undefined;
+const temporal = () =>
+  (temporalClient ??= (async () => {
+    const [{ Client, Connection }, { clientInterceptors }] = await Promise.all([import('@temporalio/client'), import('../../lib/temporal.js')]);
+    return new Client({
+      connection: Connection.lazy({ address: config.temporal.address }),
+      namespace: config.temporal.namespace,
+      interceptors: await clientInterceptors(app.log),
+    });
+  })());
 await app.register(inferenceApp, {
   contexts,
   routes,
@@ -92,7 +97,7 @@ app.addHook('onClose', async () => {
   await logs.close();
   deferred.flush();
   await redis.quit().catch(() => redis.disconnect());
-  await temporal.connection.close().catch(() => undefined);
+  if (temporalClient) await (await temporalClient).connection.close().catch(() => undefined);
   await pool.end();
   await db.$disconnect();
 });

@@ -25,14 +25,18 @@ export interface JsonGuardResult {
   blocked?: GuardrailVerdict;
 }
 
-/** Checks every choice of a JSON answer; `text` is the answer to send (rewritten when something was redacted). */
-export async function guardJsonAnswer(policy: CompiledPolicy, text: string, kind: AnswerKind, opts: GuardOptions): Promise<JsonGuardResult> {
+/**
+ * Checks every choice of a JSON answer; `text` is the answer to send (rewritten when something was
+ * redacted). `parsed`: the answer already parsed from `text` (parsed once for usage and guard).
+ */
+export async function guardJsonAnswer(policy: CompiledPolicy, text: string, kind: AnswerKind, opts: GuardOptions, parsed?: unknown): Promise<JsonGuardResult> {
   let answer: { choices?: Choice[] };
   try {
-    answer = JSON.parse(text) as { choices?: Choice[] };
+    answer = (parsed ?? JSON.parse(text)) as { choices?: Choice[] };
   } catch {
     return { text, verdicts: [] }; // not JSON: nothing of ours to read (the client gets it as is)
   }
+  if (!answer || typeof answer !== 'object') return { text, verdicts: [] };
   const verdicts: GuardrailVerdict[] = [];
   let changed = false;
   for (const choice of Array.isArray(answer.choices) ? answer.choices : []) {
@@ -50,7 +54,36 @@ export async function guardJsonAnswer(policy: CompiledPolicy, text: string, kind
   return { text: changed ? JSON.stringify(answer) : text, verdicts };
 }
 
-/** Rewrites an SSE stream line by line. Feed it whole lines (without the newline). */
+/** What the relay's usage meter reads: every parsed upstream event, before any rewrite. */
+export type EventObserver = (event: Record<string, unknown>) => void;
+
+interface Parsed {
+  line: string;
+  payload: string;
+  event: { choices?: Choice[] } & Record<string, unknown>;
+  /** Choices whose text this guard rewrote, with the text the upstream sent. */
+  changed?: { choice: Choice; original: string }[];
+}
+
+/** Text of one choice gathered across the events of one read, fed to its filter in one step. */
+interface Segment {
+  text: string;
+  /** The events that carried it: the released text goes in the first, the others are emptied. */
+  holders: Holder[];
+}
+
+interface Holder {
+  parsed: Parsed;
+  choice: Choice;
+  original: string;
+}
+
+/**
+ * Rewrites an SSE stream one network read at a time. The events of one read arrived together, so
+ * each choice's text in them is filtered in one step (one scan, not one per event) and the released
+ * text goes out in the first of those events; the rest carry empty text. Nothing is held longer
+ * than a per-event filter would hold it: the read's events are all written at once anyway.
+ */
 export class SseOutputGuard {
   private readonly filters = new Map<number, OutputFilter>();
   private readonly ended = new Set<number>();
@@ -60,7 +93,7 @@ export class SseOutputGuard {
   constructor(
     private readonly policy: CompiledPolicy,
     private readonly kind: AnswerKind,
-    private readonly opts: GuardOptions,
+    private readonly opts: GuardOptions & { observe?: EventObserver },
   ) {}
 
   private filter(index: number): OutputFilter {
@@ -79,7 +112,39 @@ export class SseOutputGuard {
     return `data: ${JSON.stringify({ ...base, choices: [choice] })}`;
   }
 
-  private async endChoice(index: number, out: string[]): Promise<boolean> {
+  private setText(choice: Choice, text: string) {
+    if (this.kind === 'chat') choice.delta!.content = text;
+    else choice.text = text;
+  }
+
+  /** Feeds a choice's gathered text to its filter; false when that blocked the stream. */
+  private flush(index: number, segments: Map<number, Segment>): boolean {
+    const segment = segments.get(index);
+    if (!segment) return true;
+    segments.delete(index);
+    const step = this.filter(index).feed(segment.text);
+    if (step.blocked) {
+      this.blocked = step.blocked;
+      return false;
+    }
+    segment.holders.forEach((h, i) => this.rewrite(h, i === 0 ? step.emit : ''));
+    return true;
+  }
+
+  private rewrite(h: Holder, text: string) {
+    const now = this.kind === 'chat' ? h.choice.delta?.content : h.choice.text;
+    if (text === now) return;
+    this.setText(h.choice, text);
+    if (!h.parsed.changed?.some((c) => c.choice === h.choice)) (h.parsed.changed ??= []).push({ choice: h.choice, original: h.original });
+  }
+
+  /**
+   * Releases what a choice's filter holds: appended to the text of the finishing event when that
+   * event carries text of its own (it is written after everything else of the choice), else as a
+   * chunk of its own before it. False when the stream must stop.
+   */
+  private async endChoice(index: number, segments: Map<number, Segment>, out: (string | Parsed)[], finishing?: Holder): Promise<boolean> {
+    if (!this.flush(index, segments)) return false;
     if (this.ended.has(index)) return true;
     this.ended.add(index);
     const step = await this.filter(index).end();
@@ -87,59 +152,104 @@ export class SseOutputGuard {
       this.blocked = step.blocked;
       return false;
     }
-    if (step.emit.length > 0) out.push(this.chunk(index, step.emit), '');
+    if (step.emit.length === 0) return true;
+    if (finishing) this.rewrite(finishing, `${(this.kind === 'chat' ? finishing.choice.delta?.content : finishing.choice.text) as string}${step.emit}`);
+    else out.push(this.chunk(index, step.emit), '');
     return true;
   }
 
-  /** Lines to write for one upstream line; after a block, `blocked` is set and nothing more is written. */
-  async line(line: string): Promise<string[]> {
+  /**
+   * The lines to write for the whole lines of one read (without their newlines). After a block,
+   * `blocked` is set and nothing of this read or later ones is written.
+   */
+  async lines(lines: readonly string[]): Promise<string[]> {
     if (this.blocked) return [];
-    if (!line.startsWith('data:')) return [line];
-    const payload = line.slice(5).trim();
-    const out: string[] = [];
-    if (payload === '[DONE]') {
-      for (const index of this.filters.keys()) if (!(await this.endChoice(index, out))) return [];
-      out.push(line);
-      return out;
-    }
-    let event: { choices?: Choice[] } & Record<string, unknown>;
-    try {
-      event = JSON.parse(payload) as typeof event;
-    } catch {
-      return [line];
-    }
-    if (!Array.isArray(event.choices) || event.choices.length === 0) return [line]; // usage chunk, errors
-    const { choices: _c, ...rest } = event;
-    this.template ??= rest;
-    for (const choice of event.choices) {
-      const index = typeof choice.index === 'number' ? choice.index : 0;
-      const holder = this.kind === 'chat' ? choice.delta : choice;
-      const content = this.kind === 'chat' ? choice.delta?.content : choice.text;
-      if (typeof content === 'string' && content.length > 0 && holder) {
-        const step = this.filter(index).feed(content);
-        if (step.blocked) {
-          this.blocked = step.blocked;
-          return [];
+    const out: (string | Parsed)[] = [];
+    const segments = new Map<number, Segment>();
+    for (const line of lines) {
+      if (!line.startsWith('data:')) {
+        out.push(line);
+        continue;
+      }
+      const payload = line.slice(5).trim();
+      if (payload === '[DONE]') {
+        for (const index of new Set([...this.filters.keys(), ...segments.keys()])) if (!(await this.endChoice(index, segments, out))) return [];
+        out.push(line);
+        continue;
+      }
+      let event: Parsed['event'] | null;
+      try {
+        event = JSON.parse(payload) as Parsed['event'] | null;
+      } catch {
+        out.push(line);
+        continue;
+      }
+      if (!event || typeof event !== 'object') {
+        out.push(line);
+        continue;
+      }
+      this.opts.observe?.(event);
+      if (!Array.isArray(event.choices) || event.choices.length === 0) {
+        out.push(line); // usage chunk, errors
+        continue;
+      }
+      const parsed: Parsed = { line, payload, event };
+      if (!this.template) {
+        const { choices: _c, ...rest } = event;
+        this.template = rest;
+      }
+      for (const choice of event.choices) {
+        if (!choice || typeof choice !== 'object') continue;
+        const index = typeof choice.index === 'number' ? choice.index : 0;
+        const holder = this.kind === 'chat' ? choice.delta : choice;
+        const content = this.kind === 'chat' ? choice.delta?.content : choice.text;
+        let held: Holder | undefined;
+        if (typeof content === 'string' && content.length > 0 && holder) {
+          let segment = segments.get(index);
+          if (!segment) segments.set(index, (segment = { text: '', holders: [] }));
+          segment.text += content;
+          segment.holders.push((held = { parsed, choice, original: content }));
         }
-        if (this.kind === 'chat') choice.delta!.content = step.emit;
-        else choice.text = step.emit;
+        if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
+          if (!(await this.endChoice(index, segments, out, held))) return [];
+        }
       }
-      if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
-        if (!(await this.endChoice(index, out))) return [];
-      }
+      out.push(parsed);
     }
-    out.push(`data: ${JSON.stringify(event)}`);
-    return out;
+    for (const index of [...segments.keys()]) if (!this.flush(index, segments)) return [];
+    const key = this.kind === 'chat' ? '"content":' : '"text":';
+    return out.map((o) => (typeof o === 'string' ? o : serialise(o, key)));
   }
 
   /** The stream ended without `[DONE]`: release what is held. */
   async finish(): Promise<string[]> {
-    const out: string[] = [];
-    for (const index of this.filters.keys()) if (!(await this.endChoice(index, out))) return [];
-    return out;
+    if (this.blocked) return [];
+    const out: (string | Parsed)[] = [];
+    const none = new Map<number, Segment>();
+    for (const index of this.filters.keys()) if (!(await this.endChoice(index, none, out))) return [];
+    return out as string[];
   }
 
   verdicts(): GuardrailVerdict[] {
     return [...this.filters.values()].flatMap((f) => f.verdicts());
   }
+}
+
+/**
+ * An event as it goes out: unchanged, the upstream's own line; with one text changed, the upstream's
+ * line with that one `"content":"…"` (or `"text":"…"`) replaced when it occurs exactly once (no
+ * re-serialisation: the upstream's key order and escapes kept); otherwise the event serialised again.
+ */
+function serialise(p: Parsed, key: string): string {
+  if (!p.changed) return p.line;
+  if (p.changed.length === 1) {
+    const { choice, original } = p.changed[0]!;
+    const now = (choice.delta?.content ?? choice.text) as string;
+    const encoded = key + JSON.stringify(original);
+    const at = p.payload.indexOf(encoded);
+    if (at >= 0 && p.payload.indexOf(encoded, at + 1) < 0) {
+      return `data: ${p.payload.slice(0, at)}${key}${JSON.stringify(now)}${p.payload.slice(at + encoded.length)}`;
+    }
+  }
+  return `data: ${JSON.stringify(p.event)}`;
 }

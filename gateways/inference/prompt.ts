@@ -171,7 +171,9 @@ export class PromptProcessor {
       const rows = await this.db.knowledgeChunk.findMany({ where: { knowledgeBaseId: kbId, embedding: { isEmpty: true } }, select: { id: true, content: true }, take: EMBED_FILL_BATCH });
       if (rows.length === 0) return;
       const vectors = await embed(orgId, model, rows.map((r) => r.content.slice(0, 8000)), AbortSignal.timeout(60_000));
-      await this.db.$transaction(rows.map((r, i) => this.db.knowledgeChunk.update({ where: { id: r.id }, data: { embedding: vectors[i] ?? [] } })));
+      await this.db.$transaction(async (tx) => {
+        for (const [i, r] of rows.entries()) await tx.knowledgeChunk.update({ where: { id: r.id }, data: { embedding: vectors[i] ?? [] } });
+      });
     })()
       .catch(() => undefined)
       .finally(() => this.filling.delete(kbId));

@@ -284,7 +284,7 @@ export async function startFuzzStack(label: string): Promise<FuzzStack> {
       limiterFailureMode: config.limiterFailureMode,
       filesBatches: {
         db,
-        temporal,
+        temporal: async () => temporal,
         taskQueue,
         maxFileBytes: config.batch.maxFileBytes,
         concurrency: config.batch.concurrency,

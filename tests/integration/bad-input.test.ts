@@ -198,7 +198,7 @@ beforeAll(async () => {
     contexts: { resolve: async () => context } as unknown as ContextCache,
     routes: { replicas: () => [], pick: () => undefined, models: () => [] } as unknown as RoutingTable,
     upstreamTimeoutMs: 1000,
-    filesBatches: { db: services.db, temporal, taskQueue: uniq('bad-input'), maxFileBytes: MAX_FILE_BYTES, concurrency: 1, chunkSize: 1 },
+    filesBatches: { db: services.db, temporal: async () => temporal, taskQueue: uniq('bad-input'), maxFileBytes: MAX_FILE_BYTES, concurrency: 1, chunkSize: 1 },
   });
   await start('inference', inference);
 
