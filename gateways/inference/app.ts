@@ -272,13 +272,24 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
       return content;
     };
 
-  /** A chat-shaped view of a completions prompt or embeddings input, for the input guardrails. */
-  const asMessages = (kind: Kind, body: Record<string, unknown>): { role: string; content: string }[] | undefined => {
-    if (kind === 'chat') return undefined;
+  /** What the input guardrails read: the chat messages, or a chat-shaped view of a completions prompt or embeddings input. */
+  const inputView = (kind: Kind, body: Record<string, unknown>): { role: string; content?: unknown }[] | undefined => {
+    if (kind === 'chat') return body.messages as { role: string; content?: unknown }[];
     const value = kind === 'completions' ? body.prompt : body.input;
     if (typeof value === 'string') return [{ role: 'user', content: value }];
     if (Array.isArray(value) && value.every((v) => typeof v === 'string')) return (value as string[]).map((content) => ({ role: 'user', content }));
     return undefined; // token ids: nothing to read
+  };
+
+  /**
+   * The input check, started while the admission is on its way to Redis: ioredis writes
+   * auto-pipelined commands on setImmediate, so the check waits for that turn, then reads the text
+   * while Redis works. Only for rules that run in process (no judge), so nothing leaves the gateway.
+   */
+  const checkInputEarly = (kind: Kind, body: Record<string, unknown>, policy: CompiledPolicy) => {
+    const view = inputView(kind, body);
+    if (!view) return undefined;
+    return new Promise<void>((resolve) => setImmediate(resolve)).then(() => policy.checkInput(view, {}));
   };
 
   const proxy = async (req: FastifyRequest, reply: FastifyReply, ctx: KeyContext, kind: Kind, request: Record<string, unknown> & { model: string; stream?: boolean }) => {
@@ -330,7 +341,14 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     const models = modelsFor(ctx, request.model);
     const { inferia, ...body } = request as Record<string, unknown> & { model: string; inferia?: InferiaOptions };
     if (inferia && !opts.prompts) throw new AppError('bad_request', 'Prompt processing is not enabled on this gateway.', { field: 'inferia' });
-    const reservation = await admit(req, reply, ctx, estimateTokens(body));
+    const policy = policies(ctx.guardrails);
+    // Input guardrails that run in process read the text while Redis counts the request; their
+    // verdict is acted on only once it is admitted (a request over its limits gets 429 whatever
+    // it says). One with a judge, which calls a model, waits for the admission.
+    const admission = admit(req, reply, ctx, estimateTokens(body));
+    const early = policy.hasInput && policy.inputIsLocal && opts.limiter ? checkInputEarly(kind, body, policy) : undefined;
+    if (early) void early.catch(() => undefined); // acted on below, after the admission
+    const reservation = await admission;
     let settled = false;
     const settle = (usage: Usage | undefined) => {
       if (usage) record.usage = usage;
@@ -345,14 +363,13 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     reply.raw.once('close', () => {
       if (!reply.raw.writableEnded) abort.abort();
     });
-    const policy = policies(ctx.guardrails);
     const judge = policy.hasInput || policy.hasOutput ? judgeFor(ctx, String(req.id)) : undefined;
     try {
       // Input guardrails, then prompt processing: a template or retrieved passage is not the caller's text.
       if (policy.hasInput) {
-        const view = kind === 'chat' ? (body.messages as { role: string; content?: unknown }[]) : asMessages(kind, body);
+        const view = inputView(kind, body);
         if (view) {
-          const checked = await policy.checkInput(view, { signal: abort.signal, judge });
+          const checked = early ? await early : await policy.checkInput(view, { signal: abort.signal, judge });
           record.verdicts.push(...checked.verdicts);
           if (checked.blocked) throw violation(checked.verdict, kind === 'chat' ? 'messages' : kind === 'completions' ? 'prompt' : 'input', record);
           if (checked.redacted) {

@@ -13,7 +13,8 @@ describe('compilePolicy', () => {
         { type: 'prompt_injection', stage: 'input', action: 'block' },
       ],
     });
-    expect(p).toMatchObject({ hasInput: true, hasOutput: true, outputNeedsFullText: false, problems: [] });
+    expect(p).toMatchObject({ hasInput: true, hasOutput: true, outputNeedsFullText: false, inputIsLocal: true, problems: [] });
+    expect(compilePolicy({ rules: [{ type: 'pii', stage: 'input' }, { type: 'llm_judge', stage: 'input' }] }).inputIsLocal).toBe(false);
     expect(compilePolicy({ rules: [{ type: 'toxicity', stage: 'output', action: 'block' }] })).toMatchObject({ hasInput: false, hasOutput: true });
   });
 

@@ -38,6 +38,8 @@ export interface CompiledPolicy {
   readonly hasOutput: boolean;
   /** An output rule needs the whole answer (a judge): a stream through `createOutputFilter` is held until its end. */
   readonly outputNeedsFullText: boolean;
+  /** Every input rule runs here, in process (no judge calling a model): safe to run before a request is admitted. */
+  readonly inputIsLocal: boolean;
   /** Config the compiler could not use (log them at warn); unreadable rules block, invalid options use defaults. */
   readonly problems: readonly string[];
   checkInput<M extends ChatMessage>(messages: readonly M[], opts?: CheckOptions): Promise<InputResult<M>>;
@@ -105,6 +107,7 @@ class Policy implements CompiledPolicy {
   readonly hasInput: boolean;
   readonly hasOutput: boolean;
   readonly outputNeedsFullText: boolean;
+  readonly inputIsLocal: boolean;
   private readonly input: CompiledRule[];
   private readonly output: CompiledRule[];
 
@@ -117,6 +120,7 @@ class Policy implements CompiledPolicy {
     this.hasInput = this.input.length > 0;
     this.hasOutput = this.output.length > 0;
     this.outputNeedsFullText = this.output.some((r) => !r.detector);
+    this.inputIsLocal = this.input.every((r) => r.detector);
   }
 
   async checkInput<M extends ChatMessage>(input: readonly M[], opts: CheckOptions = {}): Promise<InputResult<M>> {
