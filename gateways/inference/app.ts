@@ -579,7 +579,10 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
       // With output guardrails the stream is rewritten one read at a time (only whole lines are read).
       partial += buf.toString('utf8');
       const cut = partial.lastIndexOf('\n');
-      if (cut < 0) continue;
+      if (cut < 0) {
+        if (partial.length > MAX_SSE_LINE) throw new Error(`upstream sent a line longer than ${MAX_SSE_LINE} characters`);
+        continue;
+      }
       const lines = partial.slice(0, cut).split('\n');
       partial = partial.slice(cut + 1);
       for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
@@ -642,6 +645,12 @@ function usageOf(answer: unknown, text: string): Usage {
   return { prompt: 0, completion: Math.ceil(text.length / 4) };
 }
 
+/**
+ * The longest server-sent-events line read whole: past it, a guarded stream ends with an error
+ * event (the upstream is broken or hostile) and the meter stops reading that line.
+ */
+const MAX_SSE_LINE = 1024 * 1024;
+
 /** Counts a stream's tokens: the usage chunk when the upstream sends one, else its content size. */
 class StreamMeter {
   private buffered = '';
@@ -649,6 +658,10 @@ class StreamMeter {
   private reported: Usage | undefined;
   feed(chunk: Buffer) {
     this.buffered += chunk.toString('utf8');
+    if (this.buffered.length > MAX_SSE_LINE && !this.buffered.includes('\n')) {
+      this.buffered = ''; // one endless line: not counted, and not kept
+      return;
+    }
     let nl: number;
     while ((nl = this.buffered.indexOf('\n')) >= 0) {
       const line = this.buffered.slice(0, nl).trim();

@@ -119,7 +119,8 @@ interface Gateway {
   closed: number[];
 }
 
-async function gateway(replicas: string[], opts: { timeoutMs?: number } = {}): Promise<Gateway> {
+async function gateway(replicas: string[], opts: { timeoutMs?: number; ctx?: KeyContext } = {}): Promise<Gateway> {
+  const ctx = opts.ctx ?? CTX;
   const routes = new RoutingTable(
     async () => ({ replicas: replicas.map((url, i) => ({ nodeId: `node-${i}`, url, deploymentId: 'dep-1', model: 'm', orgId: CTX.org_id, modelConfig: {} })), providers: [] }),
     60_000,
@@ -130,7 +131,7 @@ async function gateway(replicas: string[], opts: { timeoutMs?: number } = {}): P
   const closed: number[] = [];
   const app = Fastify({ logger: false, genReqId: newRequestId, forceCloseConnections: true });
   await app.register(inferenceApp, {
-    contexts: { resolve: async (key: string) => (key === KEY ? CTX : Promise.reject(new Error('bad key'))) } as unknown as ContextCache,
+    contexts: { resolve: async (key: string) => (key === KEY ? ctx : Promise.reject(new Error('bad key'))) } as unknown as ContextCache,
     routes,
     upstreamTimeoutMs: opts.timeoutMs ?? 10_000,
     limiter: limiter as unknown as Limiter,
@@ -279,6 +280,25 @@ describe('inference hot path', () => {
     const logs = await logsOf(g, 1);
     expect(logs).toHaveLength(1);
     expect(logs[0]).toMatchObject({ status_code: 200, stream: true });
+  });
+
+  it('ends a guarded stream whose upstream never ends a line, instead of holding it all', async () => {
+    const endless = 'data: {"choices":[{"index":0,"delta":{"content":"' + 'a'.repeat(64 * 1024);
+    const up = await replica((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.write(CHUNKS[0]);
+      res.write(endless);
+      const more = setInterval(() => (res.destroyed ? clearInterval(more) : res.write('a'.repeat(64 * 1024))), 1);
+    });
+    const guarded: KeyContext = { ...CTX, guardrails: [{ id: 'gp-1', name: 'pii', config: { rules: [{ type: 'pii', stage: 'output', action: 'redact' }] } }] };
+    const g = await gateway([up.url], { ctx: guarded });
+    const res = await chat(g, { stream: true });
+    expect(res.status).toBe(200);
+    const text = await res.text();
+    const last = text.trim().split('\n\n').at(-1)!;
+    expect(JSON.parse(last.slice(6))).toMatchObject({ error: { code: 'upstream_stream_error', message: expect.stringContaining('longer than') } });
+    expect(text.length).toBeLessThan(64 * 1024); // the endless line itself never reached the client
+    expect(g.limiter.calls.slice(1)).toEqual(['refund']);
   });
 
   it('gives up on a silent replica after the upstream timeout', async () => {
