@@ -112,6 +112,11 @@ export class SseOutputGuard {
     return `data: ${JSON.stringify({ ...base, choices: [choice] })}`;
   }
 
+  /** A choice's text: `delta.content` in chat chunks, `text` in completions. */
+  private textOf(choice: Choice): unknown {
+    return this.kind === 'chat' ? choice.delta?.content : choice.text;
+  }
+
   private setText(choice: Choice, text: string) {
     if (this.kind === 'chat') choice.delta!.content = text;
     else choice.text = text;
@@ -132,8 +137,7 @@ export class SseOutputGuard {
   }
 
   private rewrite(h: Holder, text: string) {
-    const now = this.kind === 'chat' ? h.choice.delta?.content : h.choice.text;
-    if (text === now) return;
+    if (text === this.textOf(h.choice)) return;
     this.setText(h.choice, text);
     if (!h.parsed.changed?.some((c) => c.choice === h.choice)) (h.parsed.changed ??= []).push({ choice: h.choice, original: h.original });
   }
@@ -153,7 +157,7 @@ export class SseOutputGuard {
       return false;
     }
     if (step.emit.length === 0) return true;
-    if (finishing) this.rewrite(finishing, `${(this.kind === 'chat' ? finishing.choice.delta?.content : finishing.choice.text) as string}${step.emit}`);
+    if (finishing) this.rewrite(finishing, `${this.textOf(finishing.choice) as string}${step.emit}`);
     else out.push(this.chunk(index, step.emit), '');
     return true;
   }
@@ -201,10 +205,9 @@ export class SseOutputGuard {
       for (const choice of event.choices) {
         if (!choice || typeof choice !== 'object') continue;
         const index = typeof choice.index === 'number' ? choice.index : 0;
-        const holder = this.kind === 'chat' ? choice.delta : choice;
-        const content = this.kind === 'chat' ? choice.delta?.content : choice.text;
+        const content = this.textOf(choice);
         let held: Holder | undefined;
-        if (typeof content === 'string' && content.length > 0 && holder) {
+        if (typeof content === 'string' && content.length > 0) {
           let segment = segments.get(index);
           if (!segment) segments.set(index, (segment = { text: '', holders: [] }));
           segment.text += content;
