@@ -115,6 +115,48 @@ describe('upstream pool', () => {
     await expect(r.text()).rejects.toThrow();
   });
 
+  it('holds a large body for a slow reader without losing a byte (the connection pauses, then resumes)', async () => {
+    const big = Buffer.alloc(1024 * 1024, 'abcdefghij');
+    const url = await listen(
+      createHttpServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'application/octet-stream', 'set-cookie': ['a=1', 'b=2'] });
+        let sent = 0;
+        const more = () => {
+          while (sent < big.length) {
+            const piece = big.subarray(sent, sent + 16 * 1024);
+            sent += piece.length;
+            if (!res.write(piece)) return void res.once('drain', more);
+          }
+          res.end();
+        };
+        more();
+      }),
+    );
+    const p = pool();
+    const whole = await p.post(url, '/', '{}', { timeoutMs: 5000 });
+    expect(whole.headers['set-cookie']).toEqual(['a=1', 'b=2']);
+    await new Promise((r) => setTimeout(r, 50)); // nobody reads yet: the call holds what fits, then waits
+    expect((await whole.text()).length).toBe(big.length);
+    const streamed = await p.post(url, '/', '{}', { timeoutMs: 5000 });
+    let bytes = 0;
+    for await (const chunk of streamed.body) {
+      bytes += chunk.length;
+      await new Promise((r) => setImmediate(r));
+    }
+    expect(bytes).toBe(big.length);
+  });
+
+  it('gives up on a call still waiting for a connection when its time is up', async () => {
+    const url = await listen(createHttpServer(() => undefined)); // never answers
+    const p = new UpstreamPool({ maxSocketsPerOrigin: 1 });
+    pools.push(p);
+    const first = p.post(url, '/', '{}', { timeoutMs: 300 });
+    const started = performance.now();
+    await expect(p.post(url, '/', '{}', { timeoutMs: 100 })).rejects.toThrow(/within 100 ms/);
+    expect(performance.now() - started).toBeLessThan(280);
+    await expect(first).rejects.toThrow(/within 300 ms/);
+  });
+
   it('drops the pools of replicas that went away', async () => {
     const handler = createHttpServer((_req, res) => res.end('{}'));
     const a = await listen(handler);

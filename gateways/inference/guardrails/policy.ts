@@ -6,6 +6,7 @@
 import { compileRules, type CompileDeps, type CompiledRule } from './rules.js';
 import { StreamGuard, type FilterStep, type OutputFilter, type OutputFilterOptions } from './stream-filter.js';
 import { errorVerdict, mergeVerdicts } from './verdict.js';
+import { VerdictCache } from './verdict-cache.js';
 import type { GuardrailVerdict, JudgeFn, Stage } from './types.js';
 
 export type { CompileDeps } from './rules.js';
@@ -114,6 +115,7 @@ class Policy implements CompiledPolicy {
   constructor(
     rules: CompiledRule[],
     readonly problems: readonly string[],
+    private readonly inputVerdicts: VerdictCache | undefined,
   ) {
     this.input = rules.filter((r) => r.stages.has('input'));
     this.output = rules.filter((r) => r.stages.has('output'));
@@ -177,8 +179,13 @@ class Policy implements CompiledPolicy {
       for (let k = 0; k < segments.length; k++) {
         const s = segments[k]!;
         if (!reads(rule, s)) continue;
-        const checked = rule.guardrail.check(texts[k]!, ctx);
-        const v = checked instanceof Promise ? await checked : checked; // detectors are synchronous: no tick per message
+        // Detectors are synchronous: no tick per message. On input, a text read before (the system
+        // prompt, earlier turns of a conversation) has its verdict kept.
+        const checked =
+          stage === 'input' && rule.detector && this.inputVerdicts
+            ? this.inputVerdicts.verdict(rule, texts[k]!, (text) => rule.guardrail.check(text, ctx) as GuardrailVerdict)
+            : rule.guardrail.check(texts[k]!, ctx);
+        const v = checked instanceof Promise ? await checked : checked;
         if (worthLogging(v)) found.push(located(v, stage === 'input' ? s : undefined));
         if (blocks(v)) {
           const merged = mergeVerdicts(v.guardrail, found, rule.policy);
@@ -248,8 +255,11 @@ export function compilePolicies(policies: readonly PolicySource[], deps: Compile
     const name = p && typeof p === 'object' ? (p.name ?? p.id) : undefined;
     rules.push(...compileRules(p && typeof p === 'object' ? p.config : p, deps, name, rules.length, problems));
   }
-  return new Policy(rules, problems);
+  return new Policy(rules, problems, deps.verdicts === undefined ? sharedVerdicts : (deps.verdicts ?? undefined));
 }
+
+/** Input verdicts kept across requests, for every policy compiled without its own cache. */
+const sharedVerdicts = new VerdictCache();
 
 /** Compiles one stored config (`{ rules: [...] }`). Never throws: what cannot be read is in `problems`. */
 export function compilePolicy(config: unknown, deps: CompileDeps = {}): CompiledPolicy {

@@ -7,6 +7,7 @@ import { createLlmJudgeGuardrail } from './llm-judge.js';
 import { createPiiDetector, PII_GROUPS, PII_TYPES } from './pii.js';
 import { createToxicityDetector } from './toxicity.js';
 import { detectorGuardrail } from './verdict.js';
+import type { VerdictCache } from './verdict-cache.js';
 import type { Detector, FailMode, Guardrail, GuardrailType, JudgeFn, RuleAction, Stage } from './types.js';
 
 export interface CompiledRule {
@@ -27,6 +28,8 @@ export interface CompiledRule {
 export interface CompileDeps {
   /** Reaches the deployed guard model; without it, `llm_judge` rules fall to their fail mode. */
   judge?: JudgeFn;
+  /** Where input verdicts are kept for texts that come again: the process's shared cache unless set; null: none. */
+  verdicts?: VerdictCache | null;
 }
 
 const Rule = z.object({
