@@ -66,6 +66,22 @@ describe('upstream pool', () => {
     expect(chunks).toEqual(['data: 1\n\n', 'data: 2\n\n']);
   });
 
+  it('hands over what arrived together in one piece (an SSE burst is not split event by event)', async () => {
+    const events = Array.from({ length: 20 }, (_, i) => `data: {"i":${i}}\n\n`);
+    const url = await listen(
+      createHttpServer((_req, res) => {
+        res.writeHead(200, { 'content-type': 'text/event-stream' });
+        for (const e of events) res.write(e); // chunked encoding: 20 chunks, mostly in one write
+        res.end();
+      }),
+    );
+    const r = await pool().post(url, '/s', '{}', { timeoutMs: 2000 });
+    const pieces: string[] = [];
+    for await (const c of r.body) pieces.push(String(c));
+    expect(pieces.join('')).toBe(events.join(''));
+    expect(pieces.length).toBeLessThan(events.length / 2);
+  });
+
   it('fails a call that does not finish in time, before or during the body', async () => {
     const url = await listen(
       createHttpServer((req, res) => {

@@ -21,7 +21,7 @@ export interface UpstreamResponse {
   ok: boolean;
   /** Lower-case names. */
   headers: UpstreamHeaders;
-  /** The body as it arrives (Buffers); iterating it errors if the call breaks or times out. Read it once. */
+  /** The body as it arrives (Buffers: what came in together, in one); iterating it errors if the call breaks or times out. Read it once. */
   body: AsyncIterable<Buffer>;
   /** The whole body as a string. */
   text(): Promise<string>;
@@ -181,7 +181,11 @@ class Call implements Dispatcher.DispatchHandlers, UpstreamResponse {
   private async *read(): AsyncGenerator<Buffer> {
     for (;;) {
       if (this.chunks.length > 0) {
-        for (const chunk of this.take()) yield chunk;
+        // What arrived together leaves together: undici hands over each chunk of a chunked body
+        // on its own (an SSE upstream's 20 events in one network read are 20 calls), and the
+        // relay's work, its output guard's included, is per piece it is given.
+        const chunks = this.take();
+        yield chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks);
         continue;
       }
       if (this.failure) throw this.failure;
