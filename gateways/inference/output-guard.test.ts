@@ -71,16 +71,25 @@ describe('SseOutputGuard', () => {
     }
   });
 
-  it('sends the released text of one read in its first event and keeps every event', async () => {
+  it('writes a clean stream exactly as the upstream sent it, whatever reads it arrives in', async () => {
     const lines = streamOf(['Hello', ' there,', ' friend. ', 'How are you doing on this fine day, my dear friend?']);
-    const { out } = await run(lines, []);
-    const events = out.filter((l) => l.startsWith('data: {'));
-    // The four text events, the held tail released in a chunk of its own, then the finish event.
-    expect(events).toHaveLength(6);
-    expect(read(out).order).toEqual(['text:0', 'text:0', 'text:0', 'text:0', 'text:0', 'finish:0', '[DONE]']);
-    expect(events[0]).toContain('Hello there, friend. '); // one read: what is released goes out in its first event
-    expect(events[1]).toContain('"content":""');
-    expect(read(out).texts.get(0)).toBe('Hello there, friend. How are you doing on this fine day, my dear friend?');
+    expect((await run(lines, [])).out).toEqual(lines); // one read: every event as it came, nothing held back at its end
+    for (const reads of [Array.from({ length: lines.length }, () => 1), [3, 2, 4]]) {
+      const { out } = await run(lines, reads);
+      const { texts, order } = read(out);
+      expect(texts.get(0)).toBe('Hello there, friend. How are you doing on this fine day, my dear friend?');
+      expect(order.slice(-2)).toEqual(['finish:0', '[DONE]']);
+      // Only events whose text the filter held back are rewritten; the others go out as they came.
+      const untouched = out.filter((l) => lines.includes(l) && l.startsWith('data: {"id"'));
+      expect(untouched.length).toBeGreaterThan(0);
+    }
+  });
+
+  it('releases text held from an earlier read in the first event of the next one', async () => {
+    const lines = streamOf(['Hello there, my friend: ', 'write to jane.', 'roe@example.com today.']);
+    const { out } = await run(lines, [2, 2]);
+    const { texts } = read(out);
+    expect(texts.get(0)).toMatch(/^Hello there, my friend: write to \[REDACTED[^\]]*\] today\.$/);
   });
 
   it('keeps the text order when the finishing event carries text of its own', async () => {

@@ -87,6 +87,11 @@ interface Holder {
 export class SseOutputGuard {
   private readonly filters = new Map<number, OutputFilter>();
   private readonly ended = new Set<number>();
+  /**
+   * Per choice, the upstream's text fed to the filter and not released yet, while what it releases
+   * is the upstream's text (undefined once a redaction rewrote it).
+   */
+  private readonly unsent = new Map<number, string | undefined>();
   private template: Record<string, unknown> | undefined;
   blocked: GuardrailVerdict | undefined;
 
@@ -132,8 +137,35 @@ export class SseOutputGuard {
       this.blocked = step.blocked;
       return false;
     }
-    segment.holders.forEach((h, i) => this.rewrite(h, i === 0 ? step.emit : ''));
+    this.place(index, segment, step.emit);
     return true;
+  }
+
+  /**
+   * Puts the text a filter released back into the events of the read that carried its input. When
+   * it is what came (nothing redacted; some perhaps still held), each event keeps as much of its own
+   * text as was released, so most events go out exactly as the upstream wrote them; text held from
+   * an earlier read goes first, in the first event. Otherwise (a redaction) the first event carries
+   * all of it and the others are emptied.
+   */
+  private place(index: number, segment: Segment, emit: string) {
+    const unsent = this.unsent.has(index) ? this.unsent.get(index) : '';
+    if (unsent !== undefined) {
+      const all = unsent + segment.text;
+      if (all.startsWith(emit)) {
+        this.unsent.set(index, all.slice(emit.length));
+        let left = emit.length - unsent.length;
+        segment.holders.forEach((h, i) => {
+          const keep = Math.max(0, Math.min(h.original.length, left));
+          left -= keep;
+          const released = i === 0 ? emit.slice(0, unsent.length + keep) : h.original.slice(0, keep);
+          this.rewrite(h, released);
+        });
+        return;
+      }
+    }
+    this.unsent.set(index, undefined); // from here on this choice's text is not the upstream's
+    segment.holders.forEach((h, i) => this.rewrite(h, i === 0 ? emit : ''));
   }
 
   private rewrite(h: Holder, text: string) {
@@ -143,22 +175,38 @@ export class SseOutputGuard {
   }
 
   /**
-   * Releases what a choice's filter holds: appended to the text of the finishing event when that
-   * event carries text of its own (it is written after everything else of the choice), else as a
-   * chunk of its own before it. False when the stream must stop.
+   * Releases what a choice's filter holds. With text of the choice in this read, the release joins
+   * it (so a stream whose end arrives with its text goes out as it came); otherwise it is appended
+   * to the finishing event's own text when that has some (it is written after everything else of
+   * the choice), else sent as a chunk of its own before it. False when the stream must stop.
    */
   private async endChoice(index: number, segments: Map<number, Segment>, out: (string | Parsed)[], finishing?: Holder): Promise<boolean> {
-    if (!this.flush(index, segments)) return false;
-    if (this.ended.has(index)) return true;
-    this.ended.add(index);
-    const step = await this.filter(index).end();
-    if (step.blocked) {
-      this.blocked = step.blocked;
-      return false;
+    const segment = segments.get(index);
+    segments.delete(index);
+    const filter = this.filter(index);
+    let emit = '';
+    if (segment) {
+      const step = filter.feed(segment.text);
+      if (step.blocked) {
+        this.blocked = step.blocked;
+        return false;
+      }
+      emit = step.emit;
     }
-    if (step.emit.length === 0) return true;
-    if (finishing) this.rewrite(finishing, `${this.textOf(finishing.choice) as string}${step.emit}`);
-    else out.push(this.chunk(index, step.emit), '');
+    if (!this.ended.has(index)) {
+      this.ended.add(index);
+      const step = await filter.end();
+      if (step.blocked) {
+        this.blocked = step.blocked;
+        return false;
+      }
+      emit += step.emit;
+    }
+    if (segment) this.place(index, segment, emit);
+    else if (emit.length > 0) {
+      if (finishing) this.rewrite(finishing, `${this.textOf(finishing.choice) as string}${emit}`);
+      else out.push(this.chunk(index, emit), '');
+    }
     return true;
   }
 
