@@ -81,7 +81,7 @@ interface Holder {
 /**
  * Rewrites an SSE stream one network read at a time. The events of one read arrived together, so
  * each choice's text in them is filtered in one step (one scan, not one per event) and the released
- * text goes out in the first of those events; the rest carry empty text. Nothing is held longer
+ * text is put back into those events (see `place`): a clean stream goes out as it came. Nothing is held longer
  * than a per-event filter would hold it: the read's events are all written at once anyway.
  */
 export class SseOutputGuard {
