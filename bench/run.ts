@@ -6,7 +6,7 @@
 import { cpus, loadavg, release, totalmem } from 'node:os';
 import { writeFileSync } from 'node:fs';
 import type { ChainReport } from './chain.js';
-import { cpuSeconds, RssSampler, runAutocannon, runTtfb, type LoadResult, type RssFigures, type Stats } from './load.js';
+import { cpuTimes, RssSampler, runAutocannon, runTtfb, type LoadResult, type RssFigures, type Stats } from './load.js';
 
 export const TARGETS = ['direct', 'plain proxy', 'gateway'] as const;
 export type TargetName = (typeof TARGETS)[number];
@@ -45,6 +45,8 @@ export interface RunRecord {
   /** CPU time of the target's own processes per answered request, µs (direct: the mock). */
   cpu_us_per_request: number;
   cpu_us_per_request_by_process: Record<string, number>;
+  /** The user-mode part of it (the rest is system time). */
+  user_cpu_us_per_request_by_process: Record<string, number>;
 }
 
 export interface Comparison {
@@ -87,7 +89,7 @@ function pidsOf(setup: BenchSetup, target: TargetName): Record<string, number> {
   return { inference: setup.pids.gateway, filtration: setup.pids.filtration, ...(setup.pids.redis ? { redis: setup.pids.redis } : {}) };
 }
 
-const cpuOf = (pids: Record<string, number>) => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuSeconds(pid)]));
+const cpuOf = (pids: Record<string, number>) => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuTimes(pid)]));
 
 export async function runBench(setup: BenchSetup): Promise<{ runs: RunRecord[]; targets: TargetCheck[] }> {
   const { progress } = setup;
@@ -123,9 +125,14 @@ export async function runBench(setup: BenchSetup): Promise<{ runs: RunRecord[]; 
         const cpuBefore = cpuOf(pids);
         const load: LoadResult = await runAutocannon({ ...req, connections, durationS: setup.durationS });
         const cpuAfter = cpuOf(pids);
+        const usPerRequest = (seconds: number) => (load.ok > 0 ? (seconds / load.ok) * 1e6 : NaN);
         const perRequest = Object.fromEntries(
-          Object.keys(pids).map((name) => [name, load.ok > 0 ? ((cpuAfter[name]! - cpuBefore[name]!) / load.ok) * 1e6 : NaN]),
+          Object.keys(pids).map((name) => [
+            name,
+            usPerRequest(cpuAfter[name]!.user + cpuAfter[name]!.system - cpuBefore[name]!.user - cpuBefore[name]!.system),
+          ]),
         );
+        const userPerRequest = Object.fromEntries(Object.keys(pids).map((name) => [name, usPerRequest(cpuAfter[name]!.user - cpuBefore[name]!.user)]));
         const ttfb = mode === 'sse' ? await runTtfb({ ...req, connections, durationS: setup.durationS }) : null;
         if (target === 'gateway') {
           for (const r of [warmup, load, ttfb]) if (r) gatewayRequests += r.ok + r.non2xx;
@@ -144,6 +151,7 @@ export async function runBench(setup: BenchSetup): Promise<{ runs: RunRecord[]; 
           ttfb_run: ttfb ? { rps: ttfb.rps, ok: ttfb.ok, non2xx: ttfb.non2xx, errors: ttfb.errors } : null,
           cpu_us_per_request: Object.values(perRequest).reduce((a, b) => a + b, 0),
           cpu_us_per_request_by_process: perRequest,
+          user_cpu_us_per_request_by_process: userPerRequest,
         });
       }
     }
@@ -297,9 +305,9 @@ function report(
   lines.push(table(rows, (c) => c === 1 || c >= 3));
   lines.push('');
   lines.push('  latency: whole answer as the load generator saw it; TTFB: request sent → first body chunk (own keep-alive client);');
-  lines.push('  CPU µs/req: the target’s own processes (direct: the mock; gateway: inference + filtration + Redis).');
+  lines.push('  CPU µs/req: the target’s own processes (direct: the mock; gateway: inference + filtration + Redis); user: its user-mode part.');
   for (const r of runs.filter((x) => x.target === 'gateway')) {
-    const parts = Object.entries(r.cpu_us_per_request_by_process).map(([name, us]) => `${name} ${f(us, 0)}`);
+    const parts = Object.entries(r.cpu_us_per_request_by_process).map(([name, us]) => `${name} ${f(us, 0)} (user ${f(r.user_cpu_us_per_request_by_process[name] ?? NaN, 0)})`);
     lines.push(`    gateway ${r.mode.toUpperCase()} c=${r.connections}: ${parts.join(', ')}`);
   }
   lines.push('');
