@@ -127,17 +127,22 @@ export class SseOutputGuard {
     else choice.text = text;
   }
 
+  /** Feeds text to a choice's filter: what it releases, or undefined when that blocked the stream. */
+  private feed(index: number, text: string): string | undefined {
+    const step = this.filter(index).feed(text);
+    if (!step.blocked) return step.emit;
+    this.blocked = step.blocked;
+    return undefined;
+  }
+
   /** Feeds a choice's gathered text to its filter; false when that blocked the stream. */
   private flush(index: number, segments: Map<number, Segment>): boolean {
     const segment = segments.get(index);
     if (!segment) return true;
     segments.delete(index);
-    const step = this.filter(index).feed(segment.text);
-    if (step.blocked) {
-      this.blocked = step.blocked;
-      return false;
-    }
-    this.place(index, segment, step.emit);
+    const emit = this.feed(index, segment.text);
+    if (emit === undefined) return false;
+    this.place(index, segment, emit);
     return true;
   }
 
@@ -176,26 +181,22 @@ export class SseOutputGuard {
 
   /**
    * Releases what a choice's filter holds. With text of the choice in this read, the release joins
-   * it (so a stream whose end arrives with its text goes out as it came); otherwise it is appended
-   * to the finishing event's own text when that has some (it is written after everything else of
-   * the choice), else sent as a chunk of its own before it. False when the stream must stop.
+   * it (so a stream whose end arrives with its text goes out as it came, the finishing event's own
+   * text included); otherwise it goes out as a chunk of its own, before the finishing event. False
+   * when the stream must stop.
    */
-  private async endChoice(index: number, segments: Map<number, Segment>, out: (string | Parsed)[], finishing?: Holder): Promise<boolean> {
+  private async endChoice(index: number, segments: Map<number, Segment>, out: (string | Parsed)[]): Promise<boolean> {
     const segment = segments.get(index);
     segments.delete(index);
-    const filter = this.filter(index);
     let emit = '';
     if (segment) {
-      const step = filter.feed(segment.text);
-      if (step.blocked) {
-        this.blocked = step.blocked;
-        return false;
-      }
-      emit = step.emit;
+      const released = this.feed(index, segment.text);
+      if (released === undefined) return false;
+      emit = released;
     }
     if (!this.ended.has(index)) {
       this.ended.add(index);
-      const step = await filter.end();
+      const step = await this.filter(index).end();
       if (step.blocked) {
         this.blocked = step.blocked;
         return false;
@@ -203,10 +204,7 @@ export class SseOutputGuard {
       emit += step.emit;
     }
     if (segment) this.place(index, segment, emit);
-    else if (emit.length > 0) {
-      if (finishing) this.rewrite(finishing, `${this.textOf(finishing.choice) as string}${emit}`);
-      else out.push(this.chunk(index, emit), '');
-    }
+    else if (emit.length > 0) out.push(this.chunk(index, emit), '');
     return true;
   }
 
@@ -254,15 +252,14 @@ export class SseOutputGuard {
         if (!choice || typeof choice !== 'object') continue;
         const index = typeof choice.index === 'number' ? choice.index : 0;
         const content = this.textOf(choice);
-        let held: Holder | undefined;
         if (typeof content === 'string' && content.length > 0) {
           let segment = segments.get(index);
           if (!segment) segments.set(index, (segment = { text: '', holders: [] }));
           segment.text += content;
-          segment.holders.push((held = { parsed, choice, original: content }));
+          segment.holders.push({ parsed, choice, original: content });
         }
         if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
-          if (!(await this.endChoice(index, segments, out, held))) return [];
+          if (!(await this.endChoice(index, segments, out))) return [];
         }
       }
       out.push(parsed);
