@@ -53,29 +53,47 @@ export function windowOf(period: LimitPeriod, now: number): { start: number; sec
   return { start, seconds: Math.round((next - start) / 1000) };
 }
 
-// KEYS: counter keys. ARGV: n, then per key: limit, cost, ttl. Checks every counter; only if all
-// fit does it add every cost. Returns {admitted(1|0), blockedIndex, used_1..used_n}.
-const ADMIT = `
-local n = tonumber(ARGV[1])
-local used = {}
-for i = 1, n do
-  local limit = tonumber(ARGV[2 + (i - 1) * 3])
-  local cost = tonumber(ARGV[3 + (i - 1) * 3])
-  local current = tonumber(redis.call('GET', KEYS[i]) or '0')
-  used[i] = current
-  if current + cost > limit then
-    local out = {0, i}
-    for j = 1, n do out[#out + 1] = tonumber(redis.call('GET', KEYS[j]) or '0') end
-    return out
+// Admissions of many requests in one call (those that arrived in the same turn of the event loop).
+// KEYS: each request's counters, request after request. ARGV[1]: the number of requests; then per
+// request: n, and per counter: limit, cost, ttl. Each request checks every counter of its own and
+// adds its costs only if all fit, in order, so the batch counts exactly as the requests would one by
+// one. Returns, per request: admitted (1, 0, or -1 when its counters could not be read), the
+// 1-based index of the counter that refused it, then each counter's value.
+const ADMIT_MANY = `
+local function one(n, a, k)
+  local res = {}
+  for i = 1, n do
+    local current = tonumber(redis.call('GET', KEYS[k + i]) or '0')
+    if current + tonumber(ARGV[a + (i - 1) * 3 + 1]) > tonumber(ARGV[a + (i - 1) * 3]) then
+      res[1] = 0
+      res[2] = i
+      for j = 1, n do res[2 + j] = tonumber(redis.call('GET', KEYS[k + j]) or '0') end
+      return res
+    end
   end
+  res[1] = 1
+  res[2] = 0
+  for i = 1, n do
+    local key = KEYS[k + i]
+    res[2 + i] = redis.call('INCRBY', key, ARGV[a + (i - 1) * 3 + 1])
+    if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[a + (i - 1) * 3 + 2]) end
+  end
+  return res
 end
-local out = {1, 0}
-for i = 1, n do
-  local cost = tonumber(ARGV[3 + (i - 1) * 3])
-  local ttl = tonumber(ARGV[4 + (i - 1) * 3])
-  local v = redis.call('INCRBY', KEYS[i], cost)
-  if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], ttl) end
-  out[#out + 1] = v
+local out = {}
+local a, k = 2, 0
+for r = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a])
+  local ok, res = pcall(one, n, a + 1, k)
+  if ok then
+    for j = 1, n + 2 do out[#out + 1] = res[j] end
+  else
+    out[#out + 1] = -1
+    out[#out + 1] = 0
+    for j = 1, n do out[#out + 1] = 0 end
+  end
+  a = a + 1 + n * 3
+  k = k + n
 end
 return out
 `;
@@ -92,7 +110,7 @@ return 0
 `;
 
 type ScriptedRedis = Redis & {
-  inferiaAdmit: (...a: unknown[]) => Promise<number[]>;
+  inferiaAdmitMany: (...a: unknown[]) => Promise<number[]>;
   inferiaAdjust: (...a: unknown[]) => Promise<number>;
 };
 
@@ -105,7 +123,7 @@ export class Limiter {
     /** Settlements and refunds wait here and leave with the next admission (see DeferredCommands). */
     private readonly deferred?: DeferredCommands,
   ) {
-    this.redis.defineCommand('inferiaAdmit', { lua: ADMIT });
+    this.redis.defineCommand('inferiaAdmitMany', { lua: ADMIT_MANY });
     this.redis.defineCommand('inferiaAdjust', { lua: ADJUST });
     this.scripted = redis as ScriptedRedis;
   }
@@ -125,31 +143,55 @@ export class Limiter {
     return keys;
   }
 
-  /** Admits one request costing `tokens` (estimated) against every limit, or none of them. */
-  async admit(limits: Limit[], tokens: number, now = Date.now()): Promise<Admission> {
-    if (limits.length === 0) return { admitted: true, states: [], reservation: { tokenKeys: [], requestKeys: [] } };
+  /** Admissions waiting for this turn of the event loop to end. */
+  private batch: PendingAdmission[] = [];
+
+  /**
+   * Admits one request costing `tokens` (estimated) against every limit, or none of them. The
+   * admissions asked for in one turn of the event loop leave together, in one script call: each
+   * Redis command costs the client several microseconds whatever it carries, and under load many
+   * requests arrive in the same turn. Nothing waits longer for it: auto-pipelined commands leave at
+   * the same point of the loop.
+   */
+  admit(limits: Limit[], tokens: number, now = Date.now()): Promise<Admission> {
+    if (limits.length === 0) return Promise.resolve({ admitted: true, states: [], reservation: { tokenKeys: [], requestKeys: [] } });
     const keys = this.keysFor(limits, now);
-    const args: (string | number)[] = [limits.length];
-    for (const k of keys) args.push(k.key);
-    args.push(limits.length);
-    limits.forEach((l, i) => args.push(l.limit, l.unit === 'requests' ? 1 : tokens, keys[i]!.ttl));
-    this.deferred?.flush(); // what waits goes first, in the same write
-    const result = await this.scripted.inferiaAdmit(...args);
-    const admitted = result[0] === 1;
-    const states: LimitState[] = limits.map((l, i) => {
-      const used = Number(result[2 + i] ?? 0);
-      return { limit: l, used, remaining: Math.max(0, l.limit - used), resetSeconds: Math.max(1, Math.ceil((keys[i]!.end - now) / 1000)) };
+    return new Promise((resolve, reject) => {
+      this.batch.push({ limits, keys, tokens, now, resolve, reject });
+      if (this.batch.length === 1) setImmediate(this.sendBatch);
+      else if (this.batch.length >= MAX_BATCH) this.sendBatch(); // a long script would hold Redis up for everyone
     });
-    if (!admitted) return { admitted: false, states, blockedBy: states[Number(result[1]) - 1]! };
-    return {
-      admitted: true,
-      states,
-      reservation: {
-        tokenKeys: limits.flatMap((l, i) => (l.unit === 'tokens' ? [{ key: keys[i]!.key, ttl: keys[i]!.ttl, reserved: tokens }] : [])),
-        requestKeys: limits.flatMap((l, i) => (l.unit === 'requests' ? [{ key: keys[i]!.key, ttl: keys[i]!.ttl }] : [])),
-      },
-    };
   }
+
+  private readonly sendBatch = () => {
+    const batch = this.batch;
+    if (batch.length === 0) return;
+    this.batch = [];
+    const keys: string[] = [];
+    const argv: (string | number)[] = [batch.length];
+    for (const p of batch) {
+      argv.push(p.limits.length);
+      for (let i = 0; i < p.limits.length; i++) {
+        const l = p.limits[i]!;
+        keys.push(p.keys[i]!.key);
+        argv.push(l.limit, l.unit === 'requests' ? 1 : p.tokens, p.keys[i]!.ttl);
+      }
+    }
+    this.deferred?.flush(); // what waits goes first, in the same write
+    this.scripted.inferiaAdmitMany(keys.length, ...keys, ...argv).then(
+      (result) => {
+        let at = 0;
+        for (const p of batch) {
+          if (result[at] === -1) p.reject(new Error('the rate-limit counters of this request could not be read (unexpected values in Redis)'));
+          else p.resolve(admission(p, result, at));
+          at += 2 + p.limits.length;
+        }
+      },
+      (err: unknown) => {
+        for (const p of batch) p.reject(err);
+      },
+    );
+  };
 
   /** Replaces the token estimate with what was really used. */
   async settle(reservation: Reservation, actualTokens: number): Promise<void> {
@@ -195,6 +237,37 @@ export class Limiter {
   private send(keys: string[], deltas: number[]): Promise<void> {
     return this.scripted.inferiaAdjust(keys.length, ...keys, ...deltas).then(() => undefined);
   }
+}
+
+/** The most admissions one script call carries. */
+const MAX_BATCH = 128;
+
+interface PendingAdmission {
+  limits: Limit[];
+  keys: { key: string; ttl: number; end: number }[];
+  tokens: number;
+  now: number;
+  resolve: (a: Admission) => void;
+  reject: (err: unknown) => void;
+}
+
+/** One request's admission, read from its part of the batch's answer (admitted, refusing index, values). */
+function admission(p: PendingAdmission, result: number[], at: number): Admission {
+  const { limits, keys, now, tokens } = p;
+  const states: LimitState[] = new Array(limits.length);
+  for (let i = 0; i < limits.length; i++) {
+    const l = limits[i]!;
+    const used = Number(result[at + 2 + i] ?? 0);
+    states[i] = { limit: l, used, remaining: Math.max(0, l.limit - used), resetSeconds: Math.max(1, Math.ceil((keys[i]!.end - now) / 1000)) };
+  }
+  if (result[at] !== 1) return { admitted: false, states, blockedBy: states[Number(result[at + 1]) - 1]! };
+  const tokenKeys: Reservation['tokenKeys'] = [];
+  const requestKeys: Reservation['requestKeys'] = [];
+  for (let i = 0; i < limits.length; i++) {
+    if (limits[i]!.unit === 'tokens') tokenKeys.push({ key: keys[i]!.key, ttl: keys[i]!.ttl, reserved: tokens });
+    else requestKeys.push({ key: keys[i]!.key, ttl: keys[i]!.ttl });
+  }
+  return { admitted: true, states, reservation: { tokenKeys, requestKeys } };
 }
 
 const limitsOfContext = new WeakMap<object, Limit[]>();

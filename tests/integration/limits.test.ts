@@ -1,12 +1,13 @@
 // Rate limits and quotas on the real Redis: exact under concurrency across several "gateway
 // instances" (separate connections), tokens reserved then settled or refunded, windows by period.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Limiter, limitsFor, windowOf, type Limit } from '../../lib/limits.js';
 import { createRedis, DeferredCommands, type Redis } from '../../lib/redis.js';
 import { testConfig, uniq } from '../helpers/env.js';
 
 let gateways: Redis[];
 let limiters: Limiter[];
+let prefix: string;
 
 beforeAll(() => {
   const config = testConfig();
@@ -16,7 +17,7 @@ beforeAll(() => {
     createRedis(config.redisUrl, 'limits-b', { autoPipelining: true }),
     createRedis(config.redisUrl, 'limits-c', { autoPipelining: true }),
   ];
-  const prefix = `inferia:test-limit:${uniq('run')}`; // the same counters, as every gateway shares
+  prefix = `inferia:test-limit:${uniq('run')}`; // the same counters, as every gateway shares
   limiters = gateways.map((r) => new Limiter(r, prefix));
 });
 afterAll(() => gateways?.forEach((r) => r.disconnect()));
@@ -51,6 +52,40 @@ describe('rate limits', () => {
     const d = await limiters[0]!.admit([rpm, tpm], 0);
     expect(d.states.find((s) => s.limit.unit === 'tokens')?.used).toBe(100);
     expect(d.states.find((s) => s.limit.unit === 'requests')?.used).toBe(2);
+  });
+
+  it('sends the admissions of one turn in one script call, each counted as if it came alone', async () => {
+    const redis = createRedis(testConfig().redisUrl, 'limits-batch', { autoPipelining: true });
+    try {
+      const limiter = new Limiter(redis, prefix);
+      const calls = vi.spyOn(redis as unknown as { inferiaAdmitMany: (...a: unknown[]) => Promise<number[]> }, 'inferiaAdmitMany');
+      const key = uniq('key');
+      const rpm: Limit = { scope: 'key', id: key, period: 'minute', unit: 'requests', limit: 5 };
+      const tpm: Limit = { scope: 'key', id: key, period: 'minute', unit: 'tokens', limit: 1000 };
+      // In order: 400 + 400 fit the 1000 tokens, a third 400 does not; 100 + 100 do; then the tokens refuse a third 100; no tokens fit, until the sixth request.
+      const costs = [400, 400, 400, 100, 100, 100, 0, 0];
+      const results = await Promise.all(costs.map((t) => limiter.admit([rpm, tpm], t)));
+      // One call carrying all eight (ioredis's auto-pipeline calls the method again on its pipeline, with the same arguments).
+      const requestsPerCall = calls.mock.calls.map((c) => Number(c[1 + Number(c[0])]));
+      expect(requestsPerCall.length).toBeGreaterThan(0);
+      expect(new Set(requestsPerCall)).toEqual(new Set([8]));
+      expect(results.map((r) => r.admitted)).toEqual([true, true, false, true, true, false, true, false]);
+      const blocked = results.map((r) => (r.admitted ? null : r.blockedBy.limit.unit));
+      expect(blocked).toEqual([null, null, 'tokens', null, null, 'tokens', null, 'requests']);
+      expect(results[4]!.states.map((s) => s.used)).toEqual([4, 1000]);
+    } finally {
+      redis.disconnect();
+    }
+  });
+
+  it('fails only the request whose counter Redis cannot read, not the others of its batch', async () => {
+    const bad: Limit = { scope: 'key', id: uniq('key'), period: 'minute', unit: 'requests', limit: 10 };
+    const good: Limit = { scope: 'key', id: uniq('key'), period: 'minute', unit: 'requests', limit: 10 };
+    const now = Date.now();
+    await gateways[0]!.hset(`${prefix}:key:${bad.id}:minute:requests:${windowOf('minute', now).start}`, 'not', 'a counter');
+    const [a, b] = await Promise.allSettled([limiters[1]!.admit([bad], 0, now), limiters[1]!.admit([good], 0, now)]);
+    expect(a.status).toBe('rejected');
+    expect(b.status === 'fulfilled' && b.value.admitted).toBe(true);
   });
 
   it('keeps minute, day and month windows apart and reports when each resets', () => {
