@@ -5,7 +5,6 @@
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
-import { Counter, Histogram } from 'prom-client';
 import { z } from 'zod';
 import { ON_BEHALF_OF_HEADER, mayUseModel } from '../../lib/api-key-context.js';
 import { parseApiKey } from '../../lib/crypto.js';
@@ -14,7 +13,7 @@ import { limitsFor, type Admission, type Limiter, type LimitState, type Reservat
 import { AppError } from '../../lib/errors.js';
 import { bearerToken } from '../../lib/http/auth.js';
 import { commonPlugin, describeError } from '../../lib/http/common.js';
-import { labelled } from '../../lib/http/labelled.js';
+import { HotCounter, HotHistogram } from '../../lib/http/hot-metrics.js';
 import type { ClusterAdapter } from '../../adapters/clusters/types.js';
 import { filesBatchesRoutes, type FilesBatchesOptions } from './batches.js';
 import type { ContextCache, KeyContext } from './context-cache.js';
@@ -151,40 +150,39 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
   if (opts.filesBatches) await fastify.register(filesBatchesRoutes, opts.filesBatches);
 
   // Per model and status: what operators alert on (the common plugin counts per route).
-  const requestsByModel = new Counter({
+  const requestsByModel = new HotCounter({
     name: 'inferia_inference_requests_total',
     help: 'Inference requests by model and HTTP status',
     labelNames: ['model', 'status', 'stream'],
     registers: [fastify.metrics],
   });
-  const latencyByModel = new Histogram({
+  const latencyByModel = new HotHistogram({
     name: 'inferia_inference_duration_seconds',
     help: 'Inference request duration by model, to the last byte',
     labelNames: ['model', 'stream'],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
     registers: [fastify.metrics],
   });
-  const ttfbByModel = new Histogram({
+  const ttfbByModel = new HotHistogram({
     name: 'inferia_inference_ttfb_seconds',
     help: 'Time to the upstream answer starting, by model',
     labelNames: ['model', 'stream'],
     buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [fastify.metrics],
   });
-  const tokensByModel = new Counter({
+  const tokensByModel = new HotCounter({
     name: 'inferia_inference_tokens_total',
     help: 'Tokens by model and kind',
     labelNames: ['model', 'kind'],
     registers: [fastify.metrics],
   });
-  const guardrailActions = new Counter({
+  const guardrailActions = new HotCounter({
     name: 'inferia_guardrail_actions_total',
     help: 'Guardrail verdicts other than pass, by guardrail and verdict (block, redact)',
     labelNames: ['guardrail', 'verdict'],
     registers: [fastify.metrics],
   });
 
-  const [requestsOf, latencyOf, ttfbOf, tokensOf] = [labelled(requestsByModel), labelled(latencyByModel), labelled(ttfbByModel), labelled(tokensByModel)];
 
   const authorize = async (req: FastifyRequest): Promise<KeyContext> => {
     if (!req.keyContext) throw new AppError('unauthorized', 'Incorrect API key provided.');
@@ -306,18 +304,22 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
       sources: [] as RagSource[],
       errorCode: null as string | null,
     };
-    // One log entry per request, written when the response is over (served, refused or broken).
+    const abort = new AbortController();
+    // One log entry per request, written when the response is over (served, refused or broken); a
+    // response closed before its end (the client went away) aborts the upstream call. The response,
+    // not the request: a request's 'close' fires as soon as its body has been read.
     reply.raw.once('close', () => {
+      if (!reply.raw.writableEnded) abort.abort();
       const status = reply.raw.statusCode;
       const streamLabel = String(stream);
-      requestsOf(request.model, String(status), streamLabel).inc();
-      latencyOf(request.model, streamLabel).observe((performance.now() - started) / 1000);
-      if (record.ttfbMs !== null) ttfbOf(request.model, streamLabel).observe(record.ttfbMs / 1000);
+      requestsByModel.labels(request.model, String(status), streamLabel).inc();
+      latencyByModel.labels(request.model, streamLabel).observe((performance.now() - started) / 1000);
+      if (record.ttfbMs !== null) ttfbByModel.labels(request.model, streamLabel).observe(record.ttfbMs / 1000);
       if (record.usage) {
-        tokensOf(request.model, 'prompt').inc(record.usage.prompt);
-        tokensOf(request.model, 'completion').inc(record.usage.completion);
+        tokensByModel.labels(request.model, 'prompt').inc(record.usage.prompt);
+        tokensByModel.labels(request.model, 'completion').inc(record.usage.completion);
       }
-      for (const v of record.verdicts) if (v.verdict !== 'pass') guardrailActions.inc({ guardrail: v.guardrail, verdict: v.verdict });
+      for (const v of record.verdicts) if (v.verdict !== 'pass') guardrailActions.labels(v.guardrail, v.verdict).inc();
       if (!opts.logs) return;
       opts.logs.write({
         request_id: String(req.id),
@@ -358,11 +360,6 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
         req.log.warn({ err }, 'could not settle token usage'),
       );
     };
-    const abort = new AbortController();
-    // The response, not the request: a request's 'close' fires as soon as its body has been read.
-    reply.raw.once('close', () => {
-      if (!reply.raw.writableEnded) abort.abort();
-    });
     const judge = policy.hasInput || policy.hasOutput ? judgeFor(ctx, String(req.id)) : undefined;
     try {
       // Input guardrails, then prompt processing: a template or retrieved passage is not the caller's text.

@@ -1,7 +1,7 @@
 // API key → context, resolved by the filtration gateway's /internal/context and cached in
 // process so the hot path makes no call per request in the steady state. Entries expire after a
 // TTL and are dropped at once when the filtration gateway announces a change over Redis.
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import { request, type Dispatcher } from 'undici';
 import type { ApiKeyContext } from '../../lib/api-key-context.js';
@@ -64,7 +64,7 @@ export class ContextCache {
   }
 
   async resolve(apiKey: string): Promise<KeyContext> {
-    return this.lookup(createHash('sha256').update(apiKey).digest('base64url'), { api_key: apiKey });
+    return this.lookup(hash('sha256', apiKey, 'base64url'), { api_key: apiKey });
   }
 
   /** The context of a key by its id (a service acting for the key, which never holds it). */

@@ -4,14 +4,14 @@
 // characters or lone surrogates, no nesting that would blow a recursive stack.
 import fastifyCors from '@fastify/cors';
 import fastifySwagger from '@fastify/swagger';
-import type { FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyBaseLogger, FastifyError, FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import fp from 'fastify-plugin';
 import { hasZodFastifySchemaValidationErrors, jsonSchemaTransform, serializerCompiler, validatorCompiler } from 'fastify-type-provider-zod';
-import { Counter, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { Registry, collectDefaultMetrics } from 'prom-client';
 import { z } from 'zod';
 import { AppError } from '../errors.js';
 import { tracingEnabled } from '../tracing.js';
-import { labelled } from './labelled.js';
+import { HotCounter, HotHistogram } from './hot-metrics.js';
 import { traceRequests } from './request-tracing.js';
 
 export interface CommonOptions {
@@ -33,6 +33,9 @@ export interface CommonOptions {
 }
 
 const QUIET_ROUTES = new Set(['/healthz', '/readyz', '/metrics']);
+
+/** Whether an info line would be written (pino's loggers and ours say; an unknown one is asked to write). */
+const logsInfo = (log: FastifyBaseLogger) => (log as FastifyBaseLogger & { isLevelEnabled?: (level: string) => boolean }).isLevelEnabled?.('info') ?? true;
 
 export interface ErrorBody {
   status: number;
@@ -239,27 +242,26 @@ export const commonPlugin = fp<CommonOptions>(
     const registry = new Registry();
     registry.setDefaultLabels({ service: opts.service });
     collectDefaultMetrics({ register: registry });
-    const requests = new Counter({
+    const requests = new HotCounter({
       name: 'inferia_http_requests_total',
       help: 'HTTP requests by route and status',
       labelNames: ['method', 'route', 'status'],
       registers: [registry],
     });
-    const latency = new Histogram({
+    const latency = new HotHistogram({
       name: 'inferia_http_request_duration_seconds',
       help: 'HTTP request latency by route',
       labelNames: ['method', 'route'],
       buckets: [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
       registers: [registry],
     });
-    const [requestsOf, latencyOf] = [labelled(requests), labelled(latency)];
     app.decorate('metrics', registry);
     app.addHook('onResponse', async (req, reply) => {
       const route = req.routeOptions.url ?? 'unmatched';
-      requestsOf(req.method, route, String(reply.statusCode)).inc();
-      latencyOf(req.method, route).observe(reply.elapsedTime / 1000);
+      requests.labels(req.method, route, String(reply.statusCode)).inc();
+      latency.labels(req.method, route).observe(reply.elapsedTime / 1000);
       // One line per request (Fastify's own request logging is off): method, route, status, time.
-      if (!QUIET_ROUTES.has(route)) {
+      if (!QUIET_ROUTES.has(route) && logsInfo(req.log)) {
         req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
       }
     });
