@@ -134,4 +134,45 @@ describe('SseOutputGuard', () => {
     expect(first.endsWith('"},"finish_reason":null}],"x_vendor":{"a":1}}')).toBe(true);
     expect(read(out).texts.get(0)).not.toContain('jane.roe');
   });
+
+  describe('chunks of the shape it has learnt (read without parsing again)', () => {
+    it('reads text with quotes, backslashes, newlines and escapes as the parser would, PII across them included', async () => {
+      const pieces = ['Plain text first. ', 'Say "hi" to ', 'C:\\temp\n and ', 'jane.', 'roe@exa', 'mple.com', ' — café ', 'done.'];
+      // JSON.stringify escapes the quote, backslash and newline; one upstream writes é as \u00e9.
+      const lines = streamOf(pieces).map((l) => l.replace('café', 'caf\\u00e9'));
+      const observed: unknown[] = [];
+      const guard = new SseOutputGuard(policy, 'chat', { signal, observe: (e) => observed.push(structuredClone(e)) });
+      const out = [...(await guard.lines(lines)), ...(await guard.finish())];
+      expect(read(out).texts.get(0)).toMatch(/^Plain text first\. Say "hi" to C:\\temp\n and \[REDACTED[^\]]*\] — café done\.$/);
+      // What the usage meter saw (when it saw it): every event, as JSON.parse makes it.
+      expect(observed).toEqual(lines.filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)) as unknown));
+    });
+
+    it('parses a line that only looks like the shape: a quote in the text could end the string', async () => {
+      const first = event('Hello there. ');
+      const at = first.indexOf('"content":"') + '"content":"'.length;
+      const [prefix, suffix] = [first.slice(0, at), first.slice(first.indexOf('"}', at))];
+      // Between the shape's bytes, a body that closes the string and adds a field: a parser sees that.
+      const forged = `${prefix}Bye.","role":"x${suffix}`;
+      expect(forged.startsWith(prefix) && forged.endsWith(suffix)).toBe(true);
+      const out = await run([first, '', forged, '', event(null, 'stop'), '', 'data: [DONE]', ''], []);
+      expect(read(out.out).texts.get(0)).toBe('Hello there. Bye.'); // not `Bye.","role":"x`
+    });
+
+    it('learns the next shape when chunks change (a role in the first, a finish reason in the last, other fields)', async () => {
+      const make = (delta: object, finish: string | null, extra: object = {}) =>
+        `data: ${JSON.stringify({ id: 'c2', object: 'chat.completion.chunk', choices: [{ index: 0, delta, finish_reason: finish }], ...extra })}`;
+      const lines = [
+        make({ role: 'assistant', content: 'One ' }, null), '',
+        make({ content: 'two ' }, null), '',
+        make({ content: 'three ' }, null, { system_fingerprint: 'fp' }), '',
+        make({ content: 'mail jane.roe@example.com ' }, null, { system_fingerprint: 'fp' }), '',
+        make({ content: 'four.' }, 'stop'), '',
+        'data: [DONE]', '',
+      ];
+      const { out } = await run(lines, []);
+      expect(read(out).texts.get(0)).toMatch(/^One two three mail \[REDACTED[^\]]*\] four\.$/);
+      expect(out.filter((l) => l.includes('system_fingerprint'))).toHaveLength(2);
+    });
+  });
 });
