@@ -3,6 +3,7 @@
 // processing (templates, RAG) → route (replicas, providers, static endpoints; fallback models) →
 // upstream (stream or not) → output guardrails → usage and log. Errors use OpenAI's shape.
 import { randomUUID } from 'node:crypto';
+import { StringDecoder } from 'node:string_decoder';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import type { ZodTypeProvider } from 'fastify-type-provider-zod';
 import { z } from 'zod';
@@ -565,6 +566,9 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
     if (!raw.write(data)) await drained(raw);
   };
   let partial = '';
+  // A character split between two reads is decoded whole.
+  const text = new StringDecoder('utf8');
+  let aligned = true;
   try {
     for await (const chunk of upstream.body) {
       const buf = chunk as Buffer;
@@ -574,7 +578,10 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
         continue;
       }
       // With output guardrails the stream is rewritten one read at a time (only whole lines are read).
-      partial += buf.toString('utf8');
+      // Whole lines, nothing of an earlier read before them: the last read ended with a newline.
+      const whole = aligned && buf.length > 0 && buf[buf.length - 1] === 0x0a;
+      if (buf.length > 0) aligned = buf[buf.length - 1] === 0x0a;
+      partial += text.write(buf);
       const cut = partial.lastIndexOf('\n');
       if (cut < 0) {
         if (partial.length > MAX_SSE_LINE) throw new Error(`upstream sent a line longer than ${MAX_SSE_LINE} characters`);
@@ -582,9 +589,18 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
       }
       const lines = partial.slice(0, cut).split('\n');
       partial = partial.slice(cut + 1);
-      for (let i = 0; i < lines.length; i++) if (lines[i]!.endsWith('\r')) lines[i] = lines[i]!.slice(0, -1);
+      let crlf = false;
+      for (let i = 0; i < lines.length; i++) {
+        if (lines[i]!.endsWith('\r')) {
+          lines[i] = lines[i]!.slice(0, -1);
+          crlf = true;
+        }
+      }
       const out = await sse.lines(lines);
-      if (out.length > 0) await write(`${out.join('\n')}\n`);
+      // A read of whole lines (the usual case) that the guard left as they came goes out as it came:
+      // the upstream's bytes, not the lines joined and encoded again.
+      if (whole && !crlf && sameLines(out, lines)) await write(buf);
+      else if (out.length > 0) await write(`${out.join('\n')}\n`);
       if (sse.blocked) break;
     }
     if (sse && !sse.blocked) {
@@ -608,6 +624,13 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
   if (sse && guard) guard.record.verdicts.push(...sse.verdicts());
   raw.end();
   return reply;
+}
+
+/** Whether the guard gave back exactly the lines it was given. */
+function sameLines(out: readonly string[], lines: readonly string[]): boolean {
+  if (out.length !== lines.length) return false;
+  for (let i = 0; i < out.length; i++) if (out[i] !== lines[i]) return false;
+  return true;
 }
 
 /** Resolves when the client can take more, or has gone (then the upstream call is being aborted). */
@@ -651,10 +674,11 @@ const MAX_SSE_LINE = 1024 * 1024;
 /** Counts a stream's tokens: the usage chunk when the upstream sends one, else its content size. */
 class StreamMeter {
   private buffered = '';
+  private readonly text = new StringDecoder('utf8');
   private contentChars = 0;
   private reported: Usage | undefined;
   feed(chunk: Buffer) {
-    this.buffered += chunk.toString('utf8');
+    this.buffered += this.text.write(chunk);
     if (this.buffered.length > MAX_SSE_LINE && !this.buffered.includes('\n')) {
       this.buffered = ''; // one endless line: not counted, and not kept
       return;

@@ -301,6 +301,51 @@ describe('inference hot path', () => {
     expect(g.limiter.calls.slice(1)).toEqual(['refund']);
   });
 
+  it('relays a guarded stream whose characters are split between reads intact', async () => {
+    const event = (content: string, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+    const body = Buffer.from(event('Ça coûte 5 €, ') + event('naïve café — ') + event('日本語のテキスト。', 'stop') + 'data: [DONE]\n\n');
+    const up = await replica((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      // Cut inside multi-byte characters, each piece in a read of its own.
+      const cuts = [3, body.indexOf('€') + 1, body.indexOf('日') + 2, body.length - 5, body.length];
+      let at = 0;
+      const next = () => {
+        if (at >= body.length) return res.end();
+        const end = cuts.find((c) => c > at)!;
+        res.write(body.subarray(at, end));
+        at = end;
+        setTimeout(next, 5);
+      };
+      next();
+    });
+    const guarded: KeyContext = { ...CTX, guardrails: [{ id: 'gp-1', name: 'pii', config: { rules: [{ type: 'pii', stage: 'output', action: 'redact' }] } }] };
+    const g = await gateway([up.url], { ctx: guarded });
+    const res = await chat(g, { stream: true });
+    const text = await res.text();
+    expect(text).not.toContain('\ufffd');
+    const content = text
+      .split('\n\n')
+      .filter((e) => e.startsWith('data: {'))
+      .map((e) => (JSON.parse(e.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '')
+      .join('');
+    expect(content).toBe('Ça coûte 5 €, naïve café — 日本語のテキスト。');
+  });
+
+  it('relays a clean guarded stream that arrives in one read byte for byte', async () => {
+    const event = (content: string, finish: string | null = null) =>
+      `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+    const body = Buffer.from(event('Nothing ') + event('to hide ') + event('here, café.', 'stop') + 'data: [DONE]\n\n');
+    const up = await replica((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(body); // one write: one read at the gateway
+    });
+    const guarded: KeyContext = { ...CTX, guardrails: [{ id: 'gp-1', name: 'pii', config: { rules: [{ type: 'pii', stage: 'output', action: 'redact' }] } }] };
+    const g = await gateway([up.url], { ctx: guarded });
+    const res = await chat(g, { stream: true });
+    expect(Buffer.from(await res.arrayBuffer()).equals(body)).toBe(true);
+  });
+
   it('gives up on a silent replica after the upstream timeout', async () => {
     const silent = await replica(() => undefined);
     const g = await gateway([silent.url], { timeoutMs: 200 });
