@@ -54,46 +54,57 @@ export function windowOf(period: LimitPeriod, now: number): { start: number; sec
 }
 
 // Admissions of many requests in one call (those that arrived in the same turn of the event loop).
-// KEYS: each request's counters, request after request. ARGV[1]: the number of requests; then per
-// request: n, and per counter: limit, cost, ttl. Each request checks every counter of its own and
-// adds its costs only if all fit, in order, so the batch counts exactly as the requests would one by
-// one. Returns, per request: admitted (1, 0, or -1 when its counters could not be read), the
-// 1-based index of the counter that refused it, then each counter's value.
+// The requests of one key share their counters, so each set of counters ("plan") is sent once:
+// KEYS: each plan's counters, plan after plan. ARGV[1]: the number of plans; per plan: n, then per
+// counter: limit, ttl, and 1 if it counts tokens (0: requests); then per request: its plan's number
+// and its tokens. Each request checks every counter of its plan and adds its costs only if all
+// fit, in order, so the batch counts exactly as the requests would one by one. Returns, per
+// request: admitted (1, 0, or -1 when its counters could not be read), the 1-based index of the
+// counter that refused it, then each counter's value.
 const ADMIT_MANY = `
-local function one(n, a, k)
+local plans = {}
+local a, k = 2, 0
+for p = 1, tonumber(ARGV[1]) do
+  local n = tonumber(ARGV[a])
+  plans[p] = {n, a + 1, k}
+  a = a + 1 + n * 3
+  k = k + n
+end
+local function one(plan, tokens)
+  local n, at, base = plan[1], plan[2], plan[3]
   local res = {}
   for i = 1, n do
-    local current = tonumber(redis.call('GET', KEYS[k + i]) or '0')
-    if current + tonumber(ARGV[a + (i - 1) * 3 + 1]) > tonumber(ARGV[a + (i - 1) * 3]) then
+    local spec = at + (i - 1) * 3
+    local cost = ARGV[spec + 2] == '1' and tokens or 1
+    local current = tonumber(redis.call('GET', KEYS[base + i]) or '0')
+    if current + cost > tonumber(ARGV[spec]) then
       res[1] = 0
       res[2] = i
-      for j = 1, n do res[2 + j] = tonumber(redis.call('GET', KEYS[k + j]) or '0') end
+      for j = 1, n do res[2 + j] = tonumber(redis.call('GET', KEYS[base + j]) or '0') end
       return res
     end
   end
   res[1] = 1
   res[2] = 0
   for i = 1, n do
-    local key = KEYS[k + i]
-    res[2 + i] = redis.call('INCRBY', key, ARGV[a + (i - 1) * 3 + 1])
-    if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[a + (i - 1) * 3 + 2]) end
+    local spec = at + (i - 1) * 3
+    local key = KEYS[base + i]
+    res[2 + i] = redis.call('INCRBY', key, ARGV[spec + 2] == '1' and tokens or 1)
+    if redis.call('TTL', key) < 0 then redis.call('EXPIRE', key, ARGV[spec + 1]) end
   end
   return res
 end
 local out = {}
-local a, k = 2, 0
-for r = 1, tonumber(ARGV[1]) do
-  local n = tonumber(ARGV[a])
-  local ok, res = pcall(one, n, a + 1, k)
+for r = a, #ARGV, 2 do
+  local plan = plans[tonumber(ARGV[r])]
+  local ok, res = pcall(one, plan, tonumber(ARGV[r + 1]))
   if ok then
-    for j = 1, n + 2 do out[#out + 1] = res[j] end
+    for j = 1, plan[1] + 2 do out[#out + 1] = res[j] end
   else
     out[#out + 1] = -1
     out[#out + 1] = 0
-    for j = 1, n do out[#out + 1] = 0 end
+    for j = 1, plan[1] do out[#out + 1] = 0 end
   end
-  a = a + 1 + n * 3
-  k = k + n
 end
 return out
 `;
@@ -167,18 +178,28 @@ export class Limiter {
     const batch = this.batch;
     if (batch.length === 0) return;
     this.batch = [];
+    // Each set of counters once (the requests of one key share theirs), then each request's plan and tokens.
+    const plans = new Map<PendingAdmission['keys'], number>();
     const keys: string[] = [];
-    const argv: (string | number)[] = [batch.length];
+    const planArgs: (string | number)[] = [0];
+    const requestArgs: (string | number)[] = [];
     for (const p of batch) {
-      argv.push(p.limits.length);
-      for (let i = 0; i < p.limits.length; i++) {
-        const l = p.limits[i]!;
-        keys.push(p.keys[i]!.key);
-        argv.push(l.limit, l.unit === 'requests' ? 1 : p.tokens, p.keys[i]!.ttl);
+      let plan = plans.get(p.keys);
+      if (plan === undefined) {
+        plan = plans.size + 1;
+        plans.set(p.keys, plan);
+        planArgs.push(p.limits.length);
+        for (let i = 0; i < p.limits.length; i++) {
+          const l = p.limits[i]!;
+          keys.push(p.keys[i]!.key);
+          planArgs.push(l.limit, p.keys[i]!.ttl, l.unit === 'tokens' ? 1 : 0);
+        }
       }
+      requestArgs.push(plan, p.tokens);
     }
+    planArgs[0] = plans.size;
     this.deferred?.flush(); // what waits goes first, in the same write
-    this.scripted.inferiaAdmitMany(keys.length, ...keys, ...argv).then(
+    this.scripted.inferiaAdmitMany(keys.length, ...keys, ...planArgs, ...requestArgs).then(
       (result) => {
         let at = 0;
         for (const p of batch) {
