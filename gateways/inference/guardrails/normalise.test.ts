@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { fold, foldLeet } from './normalise.js';
+import { fold, foldLeet, foldText } from './normalise.js';
 
 const tags = (s: string) => [...s].map((c) => String.fromCodePoint(0xe0000 + c.charCodeAt(0))).join('');
 
@@ -53,5 +53,29 @@ describe('foldLeet', () => {
   it('keeps offsets (one character for one)', () => {
     const s = 'y0u 4r3 @ m0r0n!';
     expect(foldLeet(s)).toHaveLength(s.length);
+  });
+});
+
+describe('foldText', () => {
+  it('gives what fold gives, map aside, on ASCII with typographic punctuation (its quick path) and around it', () => {
+    // Pseudo-random strings over ASCII (whitespace and controls included), U+2010–U+2027 and a few
+    // characters that take the slow path: the same text and signs either way.
+    const quick = [
+      ...Array.from({ length: 0x5f }, (_, i) => String.fromCharCode(0x20 + i)),
+      '\t', '\n', '\v', '\f', '\r', '  ', 'A', 'Z',
+      ...Array.from({ length: 0x18 }, (_, i) => String.fromCharCode(0x2010 + i)),
+    ];
+    const any = [...quick, ...Array.from({ length: 0x20 }, (_, c) => String.fromCharCode(c)), '\x7f', 'é', 'Ι', '\u200b', '\u00a0', '\u2028', 'ｉ', '😀'];
+    let seed = 42;
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+    for (let n = 0; n < 5000; n++) {
+      const alphabet = n % 4 === 0 ? any : quick;
+      let s = '';
+      const length = next() % 24;
+      for (let i = 0; i < length; i++) s += alphabet[next() % alphabet.length];
+      const { map: _map, ...expected } = fold(s);
+      expect(foldText(s), JSON.stringify(s)).toEqual(expected);
+    }
+    expect(foldText('It’s — “Fine”…  OK ').text).toBe('it\'s — “fine”... ok');
   });
 });

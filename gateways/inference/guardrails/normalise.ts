@@ -170,13 +170,34 @@ export type FoldedText = Omit<Folded, 'map'>;
 const PLAIN_ASCII = /^[\t\n\v\f\r\x20-\x7e]*$/;
 const ASCII_WHITESPACE = /[\t\n\v\f\r ]+/g;
 
-/** `fold` without the offset map: the same text and signs, and on plain ASCII without the per-character loop. */
+// Typographic punctuation (dashes, curly quotes, ellipsis …, U+2010–U+2027) that folds to printable
+// ASCII or to itself: in text that is otherwise plain ASCII, replacing it with that is all folding
+// does to it (no invisible character, case or script sign involved). Taken from the fold itself.
+const PUNCTUATION_RANGE = /[\u2010-\u2027]/g;
+const NEAR_ASCII = /^[\t\n\v\f\r\x20-\x7e\u2010-\u2027]*$/;
+const PUNCTUATION = new Map<string, string>();
+for (let cp = 0x2010; cp <= 0x2027; cp++) {
+  const out = foldNonAscii(cp);
+  const ch = String.fromCharCode(cp);
+  if (/^[\x20-\x7e]+$/.test(out) || out === ch) PUNCTUATION.set(ch, out);
+}
+const unfoldable = '\u0000';
+
+/**
+ * `fold` without the offset map: the same text and signs, and on plain ASCII (with typographic
+ * punctuation, as model answers have) without the per-character loop.
+ */
 export function foldText(input: string): FoldedText {
+  let ascii = input;
   if (!PLAIN_ASCII.test(input)) {
-    const { map: _map, ...rest } = fold(input);
-    return rest;
+    // (NEAR_ASCII has no NUL: one in `ascii` is a character the quick path cannot fold.)
+    ascii = NEAR_ASCII.test(input) ? input.replace(PUNCTUATION_RANGE, (c) => PUNCTUATION.get(c) ?? unfoldable) : unfoldable;
+    if (ascii.includes(unfoldable)) {
+      const { map: _map, ...rest } = fold(input);
+      return rest;
+    }
   }
-  let text = input.toLowerCase().replace(ASCII_WHITESPACE, ' ');
+  let text = ascii.toLowerCase().replace(ASCII_WHITESPACE, ' ');
   if (text.startsWith(' ')) text = text.slice(1);
   if (text.endsWith(' ')) text = text.slice(0, -1);
   return { text, hidden: '', invisibleInWords: 0, mixedScriptWords: 0 };
