@@ -17,6 +17,7 @@ import { commonPlugin, describeError } from '../../lib/http/common.js';
 import { HotCounter, HotHistogram } from '../../lib/http/hot-metrics.js';
 import type { ClusterAdapter } from '../../adapters/clusters/types.js';
 import { filesBatchesRoutes, type FilesBatchesOptions } from './batches.js';
+import { Cancellation } from './cancellation.js';
 import type { ContextCache, KeyContext } from './context-cache.js';
 import { createPolicyCache, summariseVerdicts, type CompiledPolicy, type GuardrailVerdict, type JudgeFn } from './guardrails/index.js';
 import { guardJsonAnswer, SseOutputGuard, type AnswerKind } from './output-guard.js';
@@ -305,12 +306,12 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
       sources: [] as RagSource[],
       errorCode: null as string | null,
     };
-    const abort = new AbortController();
+    const cancel = new Cancellation();
     // One log entry per request, written when the response is over (served, refused or broken); a
     // response closed before its end (the client went away) aborts the upstream call. The response,
     // not the request: a request's 'close' fires as soon as its body has been read.
     reply.raw.once('close', () => {
-      if (!reply.raw.writableEnded) abort.abort();
+      if (!reply.raw.writableEnded) cancel.abort();
       const status = reply.raw.statusCode;
       const streamLabel = String(stream);
       requestsByModel.labels(request.model, String(status), streamLabel).inc();
@@ -367,7 +368,7 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
       if (policy.hasInput) {
         const view = inputView(kind, body);
         if (view) {
-          const checked = early ? await early : await policy.checkInput(view, { signal: abort.signal, judge });
+          const checked = early ? await early : await policy.checkInput(view, { signal: cancel.signal, judge });
           record.verdicts.push(...checked.verdicts);
           if (checked.blocked) throw violation(checked.verdict, kind === 'chat' ? 'messages' : kind === 'completions' ? 'prompt' : 'input', record);
           if (checked.redacted) {
@@ -380,7 +381,7 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
         }
       }
       if (inferia && opts.prompts) {
-        const processed = await opts.prompts.process(ctx.org_id, { messages: body.messages as unknown[] | undefined, prompt: body.prompt }, inferia, abort.signal);
+        const processed = await opts.prompts.process(ctx.org_id, { messages: body.messages as unknown[] | undefined, prompt: body.prompt }, inferia, cancel.signal);
         record.sources = processed.sources;
         if (processed.messages) body.messages = processed.messages;
         if (processed.prompt !== undefined) body.prompt = processed.prompt;
@@ -402,11 +403,11 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
           record.replica = target.nodeId;
           let upstream: UpstreamAnswer;
           try {
-            upstream = await sendToTarget(target, path, payload, { signal: abort.signal, timeoutMs: opts.upstreamTimeoutMs, requestId: String(req.id), stream, pool: upstreamPool });
+            upstream = await sendToTarget(target, path, payload, { signal: cancel, timeoutMs: opts.upstreamTimeoutMs, requestId: String(req.id), stream, pool: upstreamPool });
           } catch (err) {
             target.inflight -= 1;
             lastError = err;
-            if (abort.signal.aborted) {
+            if (cancel.aborted) {
               settle(undefined);
               return reply;
             }
@@ -426,7 +427,7 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
           routes.reportSuccess(target.nodeId);
           try {
             record.ttfbMs = Math.round(performance.now() - started);
-            const guard = policy.hasOutput && kind !== 'embeddings' ? { policy, kind: kind as AnswerKind, judge, signal: abort.signal, record } : undefined;
+            const guard = policy.hasOutput && kind !== 'embeddings' ? { policy, kind: kind as AnswerKind, judge, signal: policy.outputNeedsFullText ? cancel.signal : undefined, record } : undefined;
             return await relay(reply, upstream, stream, (usage) => settle(usage), guard);
           } finally {
             target.inflight -= 1;
@@ -523,7 +524,8 @@ interface OutputGuard {
   policy: CompiledPolicy;
   kind: AnswerKind;
   judge: JudgeFn | undefined;
-  signal: AbortSignal;
+  /** Only for a policy that calls a guard model (the others never read it). */
+  signal: AbortSignal | undefined;
   record: { verdicts: GuardrailVerdict[]; errorCode: string | null };
 }
 

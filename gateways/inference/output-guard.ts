@@ -15,7 +15,8 @@ interface Choice {
 }
 
 export interface GuardOptions {
-  signal: AbortSignal;
+  /** For a guard-model call (absent: the policy has none). */
+  signal?: AbortSignal;
   judge?: JudgeFn;
 }
 

@@ -4,6 +4,7 @@
 import { Readable } from 'node:stream';
 import type { ReadableStream as WebReadableStream } from 'node:stream/web';
 import { traceHeaders } from '../../lib/tracing.js';
+import { asAbortSignal, type AbortSignalLike } from './cancellation.js';
 import type { Replica, RoutingTable } from './routing-table.js';
 import type { UpstreamPool } from './upstream.js';
 import { withUpstreamSpan } from './upstream-tracing.js';
@@ -19,7 +20,8 @@ export interface UpstreamAnswer {
 }
 
 export interface SendOptions {
-  signal: AbortSignal;
+  /** The request's cancellation (a real AbortSignal is made from it only where one is needed). */
+  signal: AbortSignalLike;
   timeoutMs: number;
   requestId: string;
   stream: boolean;
@@ -52,7 +54,7 @@ async function send(target: Replica, path: string, body: Record<string, unknown>
     method: 'POST',
     headers: { 'content-type': 'application/json', 'x-request-id': opts.requestId, ...target.headers, ...traceHeaders() },
     body: JSON.stringify(payload),
-    signal: AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]),
+    signal: AbortSignal.any([asAbortSignal(opts.signal), AbortSignal.timeout(opts.timeoutMs)]),
   });
   let stream: Readable | null | undefined;
   return {
@@ -86,7 +88,7 @@ const adapterError = (message: string | null, code: number | null) => {
 async function sendToAdapter(target: Replica, path: string, body: Record<string, unknown>, opts: SendOptions): Promise<UpstreamAnswer> {
   const adapter = target.adapter!;
   const data = { openai_endpoint: path.replace(/^\//, ''), model_params: body };
-  const signal = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]);
+  const signal = AbortSignal.any([asAbortSignal(opts.signal), AbortSignal.timeout(opts.timeoutMs)]);
   if (opts.stream) {
     const out = await adapter.submitStreamingTask(data, opts.requestId, { signal });
     if (!out.response) return adapterError(out.error_message, out.error_code);

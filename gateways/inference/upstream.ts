@@ -4,6 +4,7 @@
 // Readable.fromWeb to relay them); undici's request API about half of node:http's; and dispatch,
 // which skips request()'s Readable body and its abort-signal plumbing, about half of request()'s
 // again (user CPU per call at 32 in flight on loopback: 21.5 → 10 µs).
+import type { AbortSignalLike } from './cancellation.js';
 import { Pool, type Dispatcher } from 'undici';
 
 export interface UpstreamCall {
@@ -11,7 +12,7 @@ export interface UpstreamCall {
   /** The whole exchange, answer body included, must finish within this time. */
   timeoutMs: number;
   /** Aborting ends the call at any point: before the answer, or while its body streams. */
-  signal?: AbortSignal;
+  signal?: AbortSignalLike;
 }
 
 export type UpstreamHeaders = Record<string, string | string[] | undefined>;
@@ -36,7 +37,7 @@ export class UpstreamTimeoutError extends Error {
   }
 }
 
-const abortError = (signal: AbortSignal): Error =>
+const abortError = (signal: AbortSignalLike): Error =>
   signal.reason instanceof Error ? signal.reason : Object.assign(new Error('This operation was aborted'), { name: 'AbortError' });
 
 export interface UpstreamPoolOptions {
@@ -81,7 +82,7 @@ class Call implements Dispatcher.DispatchHandlers, UpstreamResponse {
     private readonly resolve: (r: UpstreamResponse) => void,
     private readonly reject: (err: Error) => void,
     timeoutMs: number,
-    private readonly signal: AbortSignal | undefined,
+    private readonly signal: AbortSignalLike | undefined,
   ) {
     this.timer = setTimeout(() => this.end(new UpstreamTimeoutError(timeoutMs)), timeoutMs);
     if (signal) {
