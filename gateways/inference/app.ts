@@ -652,10 +652,27 @@ export const newRequestId = () => `req_${randomUUID().replace(/-/g, '')}`;
 
 /** Prompt size (about 4 characters a token) plus the most the model may write. */
 export function estimateTokens(body: Record<string, unknown>): number {
-  const prompt = Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? body.input ?? '').length / 4);
+  const prompt = Math.ceil(jsonLength(body.messages ?? body.prompt ?? body.input ?? '') / 4);
   const maxOut = Number(body.max_completion_tokens ?? body.max_tokens ?? 256);
   const n = Number(body.n ?? 1);
   return prompt + (Number.isFinite(maxOut) ? maxOut : 256) * (Number.isFinite(n) ? n : 1);
+}
+
+/**
+ * About the length of `JSON.stringify(value)` (exact but for escapes), without building it: chat
+ * messages of plain text are measured field by field, anything else is serialised.
+ */
+function jsonLength(value: unknown): number {
+  if (typeof value === 'string') return value.length + 2;
+  if (!Array.isArray(value)) return JSON.stringify(value)?.length ?? 0;
+  let length = 1 + Math.max(0, value.length - 1) + 1; // brackets and commas
+  for (const m of value) {
+    const message = m as { role?: unknown; content?: unknown } | null;
+    if (message && typeof message === 'object' && typeof message.role === 'string' && typeof message.content === 'string' && Object.keys(message).length === 2) {
+      length += message.role.length + message.content.length + 24; // {"role":"","content":""}
+    } else length += JSON.stringify(m)?.length ?? 4;
+  }
+  return length;
 }
 
 /** The answer's own usage, else an estimate from its size. */

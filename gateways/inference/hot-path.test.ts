@@ -9,7 +9,7 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { InferenceLogEntry, InferenceLogWriter } from '../../lib/inference-log.js';
 import type { Admission, Limit, Limiter, Reservation } from '../../lib/limits.js';
-import { inferenceApp, newRequestId } from './app.js';
+import { estimateTokens, inferenceApp, newRequestId } from './app.js';
 import type { ContextCache, KeyContext } from './context-cache.js';
 import { RoutingTable } from './routing-table.js';
 
@@ -412,5 +412,23 @@ describe('inference hot path', () => {
     await logsOf(g, 1);
     await g.app.close();
     expect(g.closed).toEqual([1]);
+  });
+});
+
+describe('estimateTokens', () => {
+  it('counts the prompt as its JSON would (4 characters a token) plus what the model may write', () => {
+    const bodies: Record<string, unknown>[] = [
+      { messages: [{ role: 'system', content: 'Be brief.' }, { role: 'user', content: 'Summarise Hamlet.' }], max_tokens: 64 },
+      { messages: [{ role: 'user', content: [{ type: 'text', text: 'hi' }] }, { role: 'assistant', content: null, tool_calls: [] }], n: 2 },
+      { prompt: 'Once upon a time', max_completion_tokens: 10 },
+      { input: ['a', 'bb', 'ccc'] },
+      { prompt: [1, 2, 3] },
+      { messages: [] },
+    ];
+    for (const body of bodies) {
+      const prompt = Math.ceil(JSON.stringify(body.messages ?? body.prompt ?? body.input).length / 4);
+      const out = Number(body.max_completion_tokens ?? body.max_tokens ?? 256) * Number(body.n ?? 1);
+      expect(estimateTokens(body), JSON.stringify(body)).toBe(prompt + out);
+    }
   });
 });

@@ -31,7 +31,9 @@ abstract class HotMetric<C> {
   readonly help: string;
   private readonly labelNames: readonly string[];
   private readonly maxChildren: number;
-  protected readonly children = new Map<string, { labels: Record<string, string>; child: C }>();
+  protected readonly children: { labels: Record<string, string>; child: C }[] = [];
+  /** Label values to their child, one level of Maps per label: no key string is built per update. */
+  private tree = new Map<string, unknown>();
 
   constructor(opts: MetricOptions<string>) {
     this.name = opts.name;
@@ -45,20 +47,45 @@ abstract class HotMetric<C> {
 
   /** The child for these label values, in `labelNames` order. */
   labels(...values: string[]): C {
-    const key = values.length === 1 ? values[0]! : values.join('\u0000');
-    const found = this.children.get(key);
-    if (found) return found.child;
     if (values.length !== this.labelNames.length) throw new Error(`${this.name} takes ${this.labelNames.length} label values, got ${values.length}`);
-    if (this.children.size >= this.maxChildren && !values.every((v) => v === OTHER_LABEL)) return this.labels(...this.labelNames.map(() => OTHER_LABEL));
+    let node: Map<string, unknown> = this.tree;
+    const last = values.length - 1;
+    for (let i = 0; i < last; i++) {
+      let next = node.get(values[i]!) as Map<string, unknown> | undefined;
+      if (!next) {
+        if (this.children.length >= this.maxChildren) return this.overflow();
+        node.set(values[i]!, (next = new Map()));
+      }
+      node = next;
+    }
+    const found = node.get(values[last]!) as C | undefined;
+    if (found !== undefined) return found;
+    if (this.children.length >= this.maxChildren) return this.overflow();
     const labels: Record<string, string> = {};
     this.labelNames.forEach((n, i) => (labels[n] = values[i]!));
     const child = this.create();
-    this.children.set(key, { labels, child });
+    node.set(values[last]!, child);
+    this.children.push({ labels, child });
     return child;
   }
 
+  /** The child every label set past the bound counts under (all labels `__other__`). */
+  private other: C | undefined;
+
+  private overflow(): C {
+    if (this.other === undefined) {
+      const labels: Record<string, string> = {};
+      this.labelNames.forEach((n) => (labels[n] = OTHER_LABEL));
+      this.other = this.create();
+      this.children.push({ labels, child: this.other });
+    }
+    return this.other;
+  }
+
   reset(): void {
-    this.children.clear();
+    this.children.length = 0;
+    this.tree = new Map();
+    this.other = undefined;
   }
 
   protected abstract values(): MetricValue[];
@@ -91,7 +118,7 @@ export class HotCounter<L extends string = string> extends HotMetric<CounterChil
   }
 
   protected values(): MetricValue[] {
-    return [...this.children.values()].map(({ labels, child }) => ({ labels, value: child.value }));
+    return this.children.map(({ labels, child }) => ({ labels, value: child.value }));
   }
 }
 
@@ -134,7 +161,7 @@ export class HotHistogram<L extends string = string> extends HotMetric<Histogram
 
   protected values(): MetricValue[] {
     const out: MetricValue[] = [];
-    for (const { labels, child } of this.children.values()) {
+    for (const { labels, child } of this.children) {
       let cumulative = 0;
       this.buckets.forEach((le, i) => {
         cumulative += child.counts[i]!;
