@@ -310,7 +310,7 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     // One log entry per request, written when the response is over (served, refused or broken); a
     // response closed before its end (the client went away) aborts the upstream call. The response,
     // not the request: a request's 'close' fires as soon as its body has been read.
-    reply.raw.once('close', () => {
+    reply.raw.on('close', () => {
       if (!reply.raw.writableEnded) cancel.abort();
       const status = reply.raw.statusCode;
       const streamLabel = String(stream);
@@ -734,13 +734,20 @@ class StreamMeter {
 }
 
 /** OpenAI's x-ratelimit-* headers from the tightest per-minute limits. */
+const RATE_LIMIT_HEADERS = (['requests', 'tokens'] as const).map((unit) => ({
+  unit,
+  limit: `x-ratelimit-limit-${unit}`,
+  remaining: `x-ratelimit-remaining-${unit}`,
+  reset: `x-ratelimit-reset-${unit}`,
+}));
+
 function setRateLimitHeaders(reply: FastifyReply, states: LimitState[]) {
-  for (const unit of ['requests', 'tokens'] as const) {
+  for (const h of RATE_LIMIT_HEADERS) {
     let tightest: LimitState | undefined;
-    for (const s of states) if (s.limit.unit === unit && s.limit.period === 'minute' && (!tightest || s.remaining < tightest.remaining)) tightest = s;
+    for (const s of states) if (s.limit.unit === h.unit && s.limit.period === 'minute' && (!tightest || s.remaining < tightest.remaining)) tightest = s;
     if (!tightest) continue;
-    reply.header(`x-ratelimit-limit-${unit}`, String(tightest.limit.limit));
-    reply.header(`x-ratelimit-remaining-${unit}`, String(tightest.remaining));
-    reply.header(`x-ratelimit-reset-${unit}`, `${tightest.resetSeconds}s`);
+    reply.header(h.limit, String(tightest.limit.limit));
+    reply.header(h.remaining, String(tightest.remaining));
+    reply.header(h.reset, `${tightest.resetSeconds}s`);
   }
 }

@@ -96,6 +96,8 @@ const pathOf = (v: Visit | undefined): string[] => {
 export function inspectJson(value: unknown, opts: { maxDepth?: number; checkText?: boolean } = {}): { path: string[]; reason: string } | undefined {
   const maxDepth = opts.maxDepth ?? MAX_JSON_DEPTH;
   const checkText = opts.checkText ?? true;
+  // The usual case, nothing to find: one allocation-free pass (its recursion stops past maxDepth).
+  if (!checkText && !deeperThan(value, maxDepth, 0)) return undefined;
   const stack: Visit[] = [{ value, depth: 0, key: '', parent: undefined }];
   while (stack.length > 0) {
     const at = stack.pop()!;
@@ -120,8 +122,27 @@ export function inspectJson(value: unknown, opts: { maxDepth?: number; checkText
   return undefined;
 }
 
+/** Whether `value` nests more than `maxDepth` levels (looks no deeper than that). */
+function deeperThan(value: unknown, maxDepth: number, depth: number): boolean {
+  if (value === null || typeof value !== 'object') return false;
+  if (depth >= maxDepth) return true;
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) if (deeperThan(value[i], maxDepth, depth + 1)) return true;
+    return false;
+  }
+  for (const k in value) if (Object.hasOwn(value, k) && deeperThan((value as Record<string, unknown>)[k], maxDepth, depth + 1)) return true;
+  return false;
+}
+
 const fieldName = (context: string, path: string[]) => (path.length > 0 ? `${context}.${path.join('.')}` : context);
 const LONE_SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+
+const isEmpty = (values: unknown) => {
+  if (values === null || values === undefined) return true;
+  if (typeof values !== 'object') return false;
+  for (const k in values) if (Object.hasOwn(values, k)) return false;
+  return true;
+};
 
 /** SQLSTATE classes a malformed value causes (22: data exception; 54000: an index row too large), as a client error. */
 function describeDbError(err: unknown): ErrorBody | undefined {
@@ -230,6 +251,7 @@ export const commonPlugin = fp<CommonOptions>(
     });
     // Path and query strings reach queries too.
     app.addHook('preValidation', async (req) => {
+      if (isEmpty(req.params) && isEmpty(req.query)) return; // the inference routes': nothing to read
       for (const [context, values] of [['params', req.params], ['querystring', req.query]] as const) {
         const problem = values && typeof values === 'object' ? inspectJson(values, { maxDepth: 4 }) : undefined;
         if (problem) {
