@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Db } from './db.js';
-import type { DeferredCommands } from './redis.js';
+import type { ChainableCommander, DeferredCommands } from './redis.js';
 
 export const INFERENCE_LOG_STREAM = 'inferia:inference-logs';
 export const INFERENCE_LOG_DEAD = 'inferia:inference-logs:dead';
@@ -40,7 +40,11 @@ return #ARGV
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-type LogManyRedis = Redis & { inferiaLogMany(numKeys: number, stream: string, ...entries: string[]): Promise<unknown> };
+/** The commands entries go out with: on the connection (a promise), or on a pipeline (a callback last gets the answer). */
+interface LogCommands<R> {
+  xadd(...args: unknown[]): R;
+  inferiaLogMany(...args: unknown[]): R;
+}
 
 /**
  * Appends log entries. While Redis is unreachable they wait in a bounded buffer, and one retry loop
@@ -80,23 +84,32 @@ export class InferenceLogWriter {
     // Entries waiting for the deferred flush leave in one command.
     if (!this.waiting) {
       this.waiting = [];
-      this.options.deferred.defer(() => this.sendWaiting());
+      this.options.deferred.defer((via) => this.sendWaiting(via));
     }
     this.waiting.push(entry);
   }
 
-  private sendWaiting(): void {
+  private sendWaiting(via?: ChainableCommander): void {
     const waiting = this.waiting;
     this.waiting = undefined;
-    if (waiting) this.send(waiting);
+    if (waiting) this.send(waiting, via);
   }
 
-  private send(entries: InferenceLogEntry[]): void {
+  /** Sends on the connection, or into `via` (a pipeline its owner executes). */
+  private send(entries: InferenceLogEntry[], via?: ChainableCommander): void {
     if (entries.length === 0) return;
-    const sent =
-      entries.length === 1
-        ? this.redis.xadd(this.stream, '*', 'entry', JSON.stringify(entries[0]))
-        : (this.redis as LogManyRedis).inferiaLogMany(1, this.stream, ...entries.map((e) => JSON.stringify(e)));
+    const payloads = entries.map((e) => JSON.stringify(e));
+    const connection = this.redis as unknown as LogCommands<Promise<unknown>>;
+    const sent: Promise<unknown> = via
+      ? new Promise((resolve, reject) => {
+          const pipeline = via as unknown as LogCommands<unknown>;
+          const done = (err: Error | null, out?: unknown) => (err ? reject(err) : resolve(out));
+          if (payloads.length === 1) pipeline.xadd(this.stream, '*', 'entry', payloads[0], done);
+          else pipeline.inferiaLogMany(1, this.stream, ...payloads, done);
+        })
+      : payloads.length === 1
+        ? connection.xadd(this.stream, '*', 'entry', payloads[0])
+        : connection.inferiaLogMany(1, this.stream, ...payloads);
     const answered: Promise<void> = sent.then(
       () => {
         this.inflight.delete(answered);

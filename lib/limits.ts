@@ -5,7 +5,7 @@
 // Tokens are reserved up front (an estimate: prompt plus max_tokens) and settled to the real usage
 // afterwards (or refunded when the upstream failed), so a stream cannot overrun a token budget.
 import type { Redis } from 'ioredis';
-import type { DeferredCommands } from './redis.js';
+import type { ChainableCommander, DeferredCommands } from './redis.js';
 
 export type LimitPeriod = 'minute' | 'day' | 'month';
 export type LimitUnit = 'requests' | 'tokens';
@@ -124,6 +124,11 @@ type ScriptedRedis = Redis & {
   inferiaAdmitMany: (...a: unknown[]) => Promise<number[]>;
   inferiaAdjust: (...a: unknown[]) => Promise<number>;
 };
+/** The scripts on a pipeline: a callback last gets each answer (the call returns the pipeline). */
+interface PipelinedScripts {
+  inferiaAdmitMany: (...a: unknown[]) => unknown;
+  inferiaAdjust: (...a: unknown[]) => unknown;
+}
 
 export class Limiter {
   private readonly scripted: ScriptedRedis;
@@ -198,20 +203,23 @@ export class Limiter {
       requestArgs.push(plan, p.tokens);
     }
     planArgs[0] = plans.size;
-    this.deferred?.flush(); // what waits goes first, in the same write
-    this.scripted.inferiaAdmitMany(keys.length, ...keys, ...planArgs, ...requestArgs).then(
-      (result) => {
-        let at = 0;
-        for (const p of batch) {
-          if (result[at] === -1) p.reject(new Error('the rate-limit counters of this request could not be read (unexpected values in Redis)'));
-          else p.resolve(admission(p, result, at));
-          at += 2 + p.limits.length;
-        }
-      },
-      (err: unknown) => {
-        for (const p of batch) p.reject(err);
-      },
-    );
+    // One write, now: what waits (settlements, log entries) first, then the admissions. Through the
+    // connection's auto-pipeline this would leave a turn of the event loop later.
+    const pipeline = this.redis.pipeline();
+    this.deferred?.flush(pipeline);
+    (pipeline as unknown as PipelinedScripts).inferiaAdmitMany(keys.length, ...keys, ...planArgs, ...requestArgs, (err: Error | null, result?: number[]) => {
+      if (err || !result) {
+        for (const p of batch) p.reject(err ?? new Error('Redis gave no answer to the admission'));
+        return;
+      }
+      let at = 0;
+      for (const p of batch) {
+        if (result[at] === -1) p.reject(new Error('the rate-limit counters of this request could not be read (unexpected values in Redis)'));
+        else p.resolve(admission(p, result, at));
+        at += 2 + p.limits.length;
+      }
+    });
+    pipeline.exec().catch(() => undefined); // each command's own callback has its error
   };
 
   /** Replaces the token estimate with what was really used. */
@@ -242,9 +250,9 @@ export class Limiter {
     return new Promise((resolve, reject) => {
       if (!this.waiting) {
         const waiting = (this.waiting = { deltas: new Map<string, number>(), settled: [] as { resolve: () => void; reject: (err: unknown) => void }[] });
-        this.deferred!.defer(() => {
+        this.deferred!.defer((via) => {
           this.waiting = undefined;
-          this.send([...waiting.deltas.keys()], [...waiting.deltas.values()]).then(
+          this.send([...waiting.deltas.keys()], [...waiting.deltas.values()], via).then(
             () => waiting.settled.forEach((s) => s.resolve()),
             (err: unknown) => waiting.settled.forEach((s) => s.reject(err)),
           );
@@ -255,8 +263,11 @@ export class Limiter {
     });
   }
 
-  private send(keys: string[], deltas: number[]): Promise<void> {
-    return this.scripted.inferiaAdjust(keys.length, ...keys, ...deltas).then(() => undefined);
+  private send(keys: string[], deltas: number[], via?: ChainableCommander): Promise<void> {
+    if (!via) return this.scripted.inferiaAdjust(keys.length, ...keys, ...deltas).then(() => undefined);
+    return new Promise((resolve, reject) => {
+      (via as unknown as PipelinedScripts).inferiaAdjust(keys.length, ...keys, ...deltas, (err: Error | null) => (err ? reject(err) : resolve()));
+    });
   }
 }
 

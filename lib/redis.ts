@@ -1,7 +1,7 @@
 // ioredis connections and the channel names the processes use to tell each other that a cache is stale.
-import { Command, Redis, type RedisOptions } from 'ioredis';
+import { Command, Redis, type ChainableCommander, type RedisOptions } from 'ioredis';
 
-export type { Redis };
+export type { ChainableCommander, Redis };
 
 export const channels = {
   /** A deployment's replicas changed: inference gateways reload their routing table. */
@@ -25,12 +25,16 @@ export const providerResourcesKey = (provider: string) => `inferia:resources:${p
  * connection is kept: whatever was deferred is sent before the command that flushed it.
  */
 export class DeferredCommands {
-  private queue: (() => void)[] = [];
+  private queue: ((via?: ChainableCommander) => void)[] = [];
   private timer: NodeJS.Timeout | undefined;
 
   constructor(private readonly maxDelayMs = 5) {}
 
-  defer(send: () => void): void {
+  /**
+   * `send` issues its commands on `via` when a flush hands it a pipeline (the one the urgent
+   * command goes out in), else on the connection.
+   */
+  defer(send: (via?: ChainableCommander) => void): void {
     this.queue.push(send);
     // One timer at a time, left armed across flushes: it flushes whatever is waiting when it fires.
     if (!this.timer) {
@@ -42,12 +46,12 @@ export class DeferredCommands {
     }
   }
 
-  /** Sends everything waiting, now (synchronously: it joins the caller's write). */
-  flush(): void {
+  /** Sends everything waiting, now: into `via` (a pipeline the caller executes), or on the connection. */
+  flush(via?: ChainableCommander): void {
     if (this.queue.length === 0) return;
     const queue = this.queue;
     this.queue = [];
-    for (const send of queue) send();
+    for (const send of queue) send(via);
   }
 
   get pending(): number {
