@@ -136,17 +136,29 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
   });
   // The key is checked before the body is validated: an unauthenticated caller learns nothing.
   fastify.decorateRequest('keyContext', null);
-  fastify.addHook('onRequest', async (req, reply) => {
+  // A callback hook: a key whose context is cached (the steady state) costs no promise.
+  fastify.addHook('onRequest', (req, reply, done) => {
     reply.header('x-request-id', req.id);
-    if (!req.url.startsWith('/v1/')) return;
+    if (!req.url.startsWith('/v1/')) return done();
+    const resolved = (context: KeyContext) => {
+      req.keyContext = context;
+      done();
+    };
     const key = bearerToken(req) ?? (req.headers['x-api-key'] as string | undefined);
     const onBehalfOf = req.headers[ON_BEHALF_OF_HEADER];
     if (typeof onBehalfOf === 'string') {
-      req.keyContext = await contexts.resolveOnBehalfOf(key, onBehalfOf); // the batch worker, with the service token
+      contexts.resolveOnBehalfOf(key, onBehalfOf).then(resolved, done); // the batch worker, with the service token
       return;
     }
-    if (!key || !parseApiKey(key)) throw new AppError('unauthorized', 'Incorrect API key provided.');
-    req.keyContext = await contexts.resolve(key);
+    if (!key || !parseApiKey(key)) return done(new AppError('unauthorized', 'Incorrect API key provided.'));
+    let cached: KeyContext | undefined;
+    try {
+      cached = contexts.cached(key);
+    } catch (err) {
+      return done(err as Error); // a key known bad (unknown, revoked, expired)
+    }
+    if (cached) return resolved(cached);
+    contexts.resolve(key).then(resolved, done);
   });
   const app = fastify.withTypeProvider<ZodTypeProvider>();
   if (opts.filesBatches) await fastify.register(filesBatchesRoutes, opts.filesBatches);
@@ -186,7 +198,7 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
   });
 
 
-  const authorize = async (req: FastifyRequest): Promise<KeyContext> => {
+  const authorize = (req: FastifyRequest): KeyContext => {
     if (!req.keyContext) throw new AppError('unauthorized', 'Incorrect API key provided.');
     return req.keyContext;
   };
@@ -447,7 +459,7 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
   };
 
   app.get('/v1/models', async (req) => {
-    const ctx = await authorize(req);
+    const ctx = authorize(req);
     const models = routes
       .models(ctx.org_id)
       .filter((m) => ctx.allowed_models.length === 0 || ctx.allowed_models.includes(m))
@@ -457,7 +469,7 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
   });
 
   app.get('/v1/models/:model', { schema: { params: z.object({ model: z.string().min(1).max(256) }) } }, async (req) => {
-    const ctx = await authorize(req);
+    const ctx = authorize(req);
     const targets = routes.replicas(ctx.org_id, req.params.model);
     if ((ctx.allowed_models.length > 0 && !ctx.allowed_models.includes(req.params.model)) || !targets.some((r) => mayUseModel(ctx, r.restriction))) {
       throw new AppError('not_found', `The model \`${req.params.model}\` does not exist.`, { openai_code: 'model_not_found', field: 'model' });
@@ -469,13 +481,13 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     (await (opts.clusters?.(ctx.org_id) ?? Promise.resolve([]))).filter((c) => mayUseModel(ctx, { allowed_groups: c.allowedGroups, allowed_domains: c.allowedDomains }));
 
   app.get('/v1/clusters', async (req) => {
-    const ctx = await authorize(req);
+    const ctx = authorize(req);
     const clusters = await visibleClusters(ctx);
     return { object: 'list', data: clusters.map((c) => ({ id: c.name, object: 'cluster' })) };
   });
 
   app.get('/v1/clusters/:cluster/jobs', { schema: { params: z.object({ cluster: z.string().min(1).max(200) }) } }, async (req) => {
-    const ctx = await authorize(req);
+    const ctx = authorize(req);
     const cluster = (await visibleClusters(ctx)).find((c) => c.name === req.params.cluster);
     if (!cluster) throw new AppError('not_found', `Cluster \`${req.params.cluster}\` does not exist.`, { openai_code: 'cluster_not_found', field: 'cluster' });
     const out = await cluster.getJobs();
@@ -484,17 +496,17 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
   });
 
   app.post('/v1/chat/completions', { schema: { body: ChatBody } }, async (req, reply) => {
-    const ctx = await authorize(req);
+    const ctx = authorize(req);
     return proxy(req, reply, ctx, 'chat', req.body);
   });
 
   app.post('/v1/completions', { schema: { body: CompletionBody } }, async (req, reply) => {
-    const ctx = await authorize(req);
+    const ctx = authorize(req);
     return proxy(req, reply, ctx, 'completions', req.body);
   });
 
   app.post('/v1/embeddings', { schema: { body: EmbeddingBody } }, async (req, reply) => {
-    const ctx = await authorize(req);
+    const ctx = authorize(req);
     return proxy(req, reply, ctx, 'embeddings', { ...req.body, stream: false });
   });
 }

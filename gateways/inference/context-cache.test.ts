@@ -38,9 +38,11 @@ describe('key context cache', () => {
   it('asks the filtration gateway once per key with the service token, then answers from memory', async () => {
     const f = await filtration((key, auth) => (auth === 'Bearer svc' && key === 'good' ? { status: 200, body: context } : { status: 401 }));
     const cache = new ContextCache({ filtrationUrl: f.url, serviceToken: 'svc', ttlMs: 60_000 });
+    expect(cache.cached('good')).toBeUndefined(); // not known yet: resolve it
     const [a, b] = await Promise.all([cache.resolve('good'), cache.resolve('good')]);
     expect(a).toEqual(context);
     expect(await cache.resolve('good')).toBe(b);
+    expect(cache.cached('good')).toBe(b); // known: at once, without a promise
     expect(f.calls).toEqual(['good']);
   });
 
@@ -49,6 +51,7 @@ describe('key context cache', () => {
     const cache = new ContextCache({ filtrationUrl: f.url, serviceToken: 'svc', ttlMs: 60_000 });
     await expect(cache.resolve('bad')).rejects.toMatchObject({ code: 'unauthorized' });
     await expect(cache.resolve('bad')).rejects.toMatchObject({ code: 'unauthorized' });
+    expect(() => cache.cached('bad')).toThrow(expect.objectContaining({ code: 'unauthorized' }));
     expect(f.calls).toEqual(['bad']);
     await expect(cache.resolve('boom')).rejects.toMatchObject({ code: 'unavailable', message: 'policy service error' });
     const gone = new ContextCache({ filtrationUrl: 'http://127.0.0.1:9', serviceToken: 'svc', ttlMs: 60_000 });

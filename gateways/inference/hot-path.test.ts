@@ -131,7 +131,7 @@ async function gateway(replicas: string[], opts: { timeoutMs?: number; ctx?: Key
   const closed: number[] = [];
   const app = Fastify({ logger: false, genReqId: newRequestId, forceCloseConnections: true });
   await app.register(inferenceApp, {
-    contexts: { resolve: async (key: string) => (key === KEY ? ctx : Promise.reject(new Error('bad key'))) } as unknown as ContextCache,
+    contexts: { resolve: async (key: string) => (key === KEY ? ctx : Promise.reject(new Error('bad key'))), cached: () => undefined } as unknown as ContextCache,
     routes,
     upstreamTimeoutMs: opts.timeoutMs ?? 10_000,
     limiter: limiter as unknown as Limiter,

@@ -250,15 +250,17 @@ export const commonPlugin = fp<CommonOptions>(
       });
     });
     // Path and query strings reach queries too.
-    app.addHook('preValidation', async (req) => {
-      if (isEmpty(req.params) && isEmpty(req.query)) return; // the inference routes': nothing to read
+    // Callback hooks (no promise per request): these run on every request of every service.
+    app.addHook('preValidation', (req, _reply, done) => {
+      if (isEmpty(req.params) && isEmpty(req.query)) return done(); // the inference routes': nothing to read
       for (const [context, values] of [['params', req.params], ['querystring', req.query]] as const) {
         const problem = values && typeof values === 'object' ? inspectJson(values, { maxDepth: 4 }) : undefined;
         if (problem) {
           const field = fieldName(context, problem.path.slice(0, 1));
-          throw new AppError('bad_request', `${field}: ${problem.reason}`, { field });
+          return done(new AppError('bad_request', `${field}: ${problem.reason}`, { field }));
         }
       }
+      done();
     });
 
     const registry = new Registry();
@@ -278,7 +280,7 @@ export const commonPlugin = fp<CommonOptions>(
       registers: [registry],
     });
     app.decorate('metrics', registry);
-    app.addHook('onResponse', async (req, reply) => {
+    app.addHook('onResponse', (req, reply, done) => {
       const route = req.routeOptions.url ?? 'unmatched';
       requests.labels(req.method, route, String(reply.statusCode)).inc();
       latency.labels(req.method, route).observe(reply.elapsedTime / 1000);
@@ -286,6 +288,7 @@ export const commonPlugin = fp<CommonOptions>(
       if (!QUIET_ROUTES.has(route) && logsInfo(req.log)) {
         req.log.info({ method: req.method, url: req.url.split('?')[0], status: reply.statusCode, ms: Math.round(reply.elapsedTime) }, 'request');
       }
+      done();
     });
 
     app.setErrorHandler(opts.errorHandler ?? ((err, req, reply) => sendInferiaError(req, reply, err)));

@@ -195,7 +195,7 @@ beforeAll(async () => {
   const context = { org_id: org.org_id, api_key_id: 'key', allowed_models: [], guardrails: [] } as unknown as KeyContext;
   const inference = Fastify(serverOptions('inference', config, { bodyLimit: 8 * MB, genReqId: newRequestId }));
   await inference.register(inferenceApp, {
-    contexts: { resolve: async () => context } as unknown as ContextCache,
+    contexts: { resolve: async () => context, cached: () => undefined } as unknown as ContextCache,
     routes: { replicas: () => [], pick: () => undefined, models: () => [] } as unknown as RoutingTable,
     upstreamTimeoutMs: 1000,
     filesBatches: { db: services.db, temporal: async () => temporal, taskQueue: uniq('bad-input'), maxFileBytes: MAX_FILE_BYTES, concurrency: 1, chunkSize: 1 },
