@@ -6,7 +6,7 @@
 import { hostname } from 'node:os';
 import type { Redis } from 'ioredis';
 import type { Db } from './db.js';
-import type { ChainableCommander, DeferredCommands } from './redis.js';
+import { commandOn, type ChainableCommander, type DeferredCommands } from './redis.js';
 
 export const INFERENCE_LOG_STREAM = 'inferia:inference-logs';
 export const INFERENCE_LOG_DEAD = 'inferia:inference-logs:dead';
@@ -40,11 +40,6 @@ return #ARGV
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-/** The commands entries go out with: on the connection (a promise), or on a pipeline (a callback last gets the answer). */
-interface LogCommands<R> {
-  xadd(...args: unknown[]): R;
-  inferiaLogMany(...args: unknown[]): R;
-}
 
 /**
  * Appends log entries. While Redis is unreachable they wait in a bounded buffer, and one retry loop
@@ -99,17 +94,8 @@ export class InferenceLogWriter {
   private send(entries: InferenceLogEntry[], via?: ChainableCommander): void {
     if (entries.length === 0) return;
     const payloads = entries.map((e) => JSON.stringify(e));
-    const connection = this.redis as unknown as LogCommands<Promise<unknown>>;
-    const sent: Promise<unknown> = via
-      ? new Promise((resolve, reject) => {
-          const pipeline = via as unknown as LogCommands<unknown>;
-          const done = (err: Error | null, out?: unknown) => (err ? reject(err) : resolve(out));
-          if (payloads.length === 1) pipeline.xadd(this.stream, '*', 'entry', payloads[0], done);
-          else pipeline.inferiaLogMany(1, this.stream, ...payloads, done);
-        })
-      : payloads.length === 1
-        ? connection.xadd(this.stream, '*', 'entry', payloads[0])
-        : connection.inferiaLogMany(1, this.stream, ...payloads);
+    const target = via ?? this.redis;
+    const sent = payloads.length === 1 ? commandOn(target, 'xadd', this.stream, '*', 'entry', payloads[0]) : commandOn(target, 'inferiaLogMany', 1, this.stream, ...payloads);
     const answered: Promise<void> = sent.then(
       () => {
         this.inflight.delete(answered);

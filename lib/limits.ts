@@ -5,7 +5,7 @@
 // Tokens are reserved up front (an estimate: prompt plus max_tokens) and settled to the real usage
 // afterwards (or refunded when the upstream failed), so a stream cannot overrun a token budget.
 import type { Redis } from 'ioredis';
-import type { ChainableCommander, DeferredCommands } from './redis.js';
+import { commandOn, type ChainableCommander, type DeferredCommands } from './redis.js';
 
 export type LimitPeriod = 'minute' | 'day' | 'month';
 export type LimitUnit = 'requests' | 'tokens';
@@ -120,18 +120,8 @@ end
 return 0
 `;
 
-type ScriptedRedis = Redis & {
-  inferiaAdmitMany: (...a: unknown[]) => Promise<number[]>;
-  inferiaAdjust: (...a: unknown[]) => Promise<number>;
-};
-/** The scripts on a pipeline: a callback last gets each answer (the call returns the pipeline). */
-interface PipelinedScripts {
-  inferiaAdmitMany: (...a: unknown[]) => unknown;
-  inferiaAdjust: (...a: unknown[]) => unknown;
-}
 
 export class Limiter {
-  private readonly scripted: ScriptedRedis;
 
   constructor(
     private readonly redis: Redis,
@@ -141,7 +131,6 @@ export class Limiter {
   ) {
     this.redis.defineCommand('inferiaAdmitMany', { lua: ADMIT_MANY });
     this.redis.defineCommand('inferiaAdjust', { lua: ADJUST });
-    this.scripted = redis as ScriptedRedis;
   }
 
   /** Counter keys of a list of limits in their current windows, until the first of them ends. */
@@ -164,10 +153,9 @@ export class Limiter {
 
   /**
    * Admits one request costing `tokens` (estimated) against every limit, or none of them. The
-   * admissions asked for in one turn of the event loop leave together, in one script call: each
-   * Redis command costs the client several microseconds whatever it carries, and under load many
-   * requests arrive in the same turn. Nothing waits longer for it: auto-pipelined commands leave at
-   * the same point of the loop.
+   * admissions asked for in one turn of the event loop leave together, in one script call, at the
+   * end of that turn: each Redis command costs the client several microseconds whatever it
+   * carries, and under load many requests arrive in the same turn.
    */
   admit(limits: Limit[], tokens: number, now = Date.now()): Promise<Admission> {
     if (limits.length === 0) return Promise.resolve({ admitted: true, states: [], reservation: { tokenKeys: [], requestKeys: [] } });
@@ -207,18 +195,20 @@ export class Limiter {
     // connection's auto-pipeline this would leave a turn of the event loop later.
     const pipeline = this.redis.pipeline();
     this.deferred?.flush(pipeline);
-    (pipeline as unknown as PipelinedScripts).inferiaAdmitMany(keys.length, ...keys, ...planArgs, ...requestArgs, (err: Error | null, result?: number[]) => {
-      if (err || !result) {
-        for (const p of batch) p.reject(err ?? new Error('Redis gave no answer to the admission'));
-        return;
-      }
-      let at = 0;
-      for (const p of batch) {
-        if (result[at] === -1) p.reject(new Error('the rate-limit counters of this request could not be read (unexpected values in Redis)'));
-        else p.resolve(admission(p, result, at));
-        at += 2 + p.limits.length;
-      }
-    });
+    commandOn(pipeline, 'inferiaAdmitMany', keys.length, ...keys, ...planArgs, ...requestArgs).then(
+      (answer) => {
+        const result = answer as number[];
+        let at = 0;
+        for (const p of batch) {
+          if (result[at] === -1) p.reject(new Error('the rate-limit counters of this request could not be read (unexpected values in Redis)'));
+          else p.resolve(admission(p, result, at));
+          at += 2 + p.limits.length;
+        }
+      },
+      (err: unknown) => {
+        for (const p of batch) p.reject(err);
+      },
+    );
     pipeline.exec().catch(() => undefined); // each command's own callback has its error
   };
 
@@ -264,10 +254,7 @@ export class Limiter {
   }
 
   private send(keys: string[], deltas: number[], via?: ChainableCommander): Promise<void> {
-    if (!via) return this.scripted.inferiaAdjust(keys.length, ...keys, ...deltas).then(() => undefined);
-    return new Promise((resolve, reject) => {
-      (via as unknown as PipelinedScripts).inferiaAdjust(keys.length, ...keys, ...deltas, (err: Error | null) => (err ? reject(err) : resolve()));
-    });
+    return commandOn(via ?? this.redis, 'inferiaAdjust', keys.length, ...keys, ...deltas).then(() => undefined);
   }
 }
 

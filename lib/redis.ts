@@ -59,6 +59,20 @@ export class DeferredCommands {
   }
 }
 
+/**
+ * Issues a command (a built-in or one from `defineCommand`) on a connection, or on a pipeline that
+ * its owner executes, and resolves with its answer: a connection's call returns it, a pipeline
+ * gives it to a callback.
+ */
+export function commandOn(target: Redis | ChainableCommander, name: string, ...args: unknown[]): Promise<unknown> {
+  const command = (target as unknown as Record<string, (...a: unknown[]) => unknown>)[name];
+  if (typeof command !== 'function') return Promise.reject(new Error(`no Redis command ${name}`));
+  if (!(target as { isPipeline?: boolean }).isPipeline) return command.call(target, ...args) as Promise<unknown>;
+  return new Promise((resolve, reject) => {
+    command.call(target, ...args, (err: Error | null, out?: unknown) => (err ? reject(err) : resolve(out)));
+  });
+}
+
 /** How long a command may wait for its answer, queued while reconnecting included, before it fails. */
 export const REDIS_COMMAND_TIMEOUT_MS = 2000;
 

@@ -150,6 +150,13 @@ const chat = (g: Gateway, body: Record<string, unknown> = {}, init: RequestInit 
     ...init,
   });
 
+/** A key whose policy redacts PII in answers (streams included). */
+const PII_GUARDED: KeyContext = { ...CTX, guardrails: [{ id: 'gp-1', name: 'pii', config: { rules: [{ type: 'pii', stage: 'output', action: 'redact' }] } }] };
+
+/** One chat-completion chunk as an upstream streams it. */
+const sseEvent = (content: string, finish: string | null = null) =>
+  `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
+
 /** Log entries are written when the response closes, just after the client has it. */
 async function logsOf(g: Gateway, n: number): Promise<InferenceLogEntry[]> {
   for (let i = 0; i < 100 && g.logs.length < n; i++) await new Promise((r) => setTimeout(r, 10));
@@ -290,8 +297,7 @@ describe('inference hot path', () => {
       res.write(endless);
       const more = setInterval(() => (res.destroyed ? clearInterval(more) : res.write('a'.repeat(64 * 1024))), 1);
     });
-    const guarded: KeyContext = { ...CTX, guardrails: [{ id: 'gp-1', name: 'pii', config: { rules: [{ type: 'pii', stage: 'output', action: 'redact' }] } }] };
-    const g = await gateway([up.url], { ctx: guarded });
+    const g = await gateway([up.url], { ctx: PII_GUARDED });
     const res = await chat(g, { stream: true });
     expect(res.status).toBe(200);
     const text = await res.text();
@@ -302,9 +308,7 @@ describe('inference hot path', () => {
   });
 
   it('relays a guarded stream whose characters are split between reads intact', async () => {
-    const event = (content: string, finish: string | null = null) =>
-      `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
-    const body = Buffer.from(event('Ça coûte 5 €, ') + event('naïve café — ') + event('日本語のテキスト。', 'stop') + 'data: [DONE]\n\n');
+    const body = Buffer.from(sseEvent('Ça coûte 5 €, ') + sseEvent('naïve café — ') + sseEvent('日本語のテキスト。', 'stop') + 'data: [DONE]\n\n');
     const up = await replica((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       // Cut inside multi-byte characters, each piece in a read of its own.
@@ -319,8 +323,7 @@ describe('inference hot path', () => {
       };
       next();
     });
-    const guarded: KeyContext = { ...CTX, guardrails: [{ id: 'gp-1', name: 'pii', config: { rules: [{ type: 'pii', stage: 'output', action: 'redact' }] } }] };
-    const g = await gateway([up.url], { ctx: guarded });
+    const g = await gateway([up.url], { ctx: PII_GUARDED });
     const res = await chat(g, { stream: true });
     const text = await res.text();
     expect(text).not.toContain('\ufffd');
@@ -333,15 +336,12 @@ describe('inference hot path', () => {
   });
 
   it('relays a clean guarded stream that arrives in one read byte for byte', async () => {
-    const event = (content: string, finish: string | null = null) =>
-      `data: ${JSON.stringify({ id: 'c', object: 'chat.completion.chunk', choices: [{ index: 0, delta: { content }, finish_reason: finish }] })}\n\n`;
-    const body = Buffer.from(event('Nothing ') + event('to hide ') + event('here, café.', 'stop') + 'data: [DONE]\n\n');
+    const body = Buffer.from(sseEvent('Nothing ') + sseEvent('to hide ') + sseEvent('here, café.', 'stop') + 'data: [DONE]\n\n');
     const up = await replica((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
       res.end(body); // one write: one read at the gateway
     });
-    const guarded: KeyContext = { ...CTX, guardrails: [{ id: 'gp-1', name: 'pii', config: { rules: [{ type: 'pii', stage: 'output', action: 'redact' }] } }] };
-    const g = await gateway([up.url], { ctx: guarded });
+    const g = await gateway([up.url], { ctx: PII_GUARDED });
     const res = await chat(g, { stream: true });
     expect(Buffer.from(await res.arrayBuffer()).equals(body)).toBe(true);
   });
