@@ -2,7 +2,7 @@
 // recorded from its per-response times (sub-millisecond), because its own histogram keeps whole
 // milliseconds and loopback latencies are fractions of one. Time to first byte, which autocannon
 // does not measure, comes from a small keep-alive client of our own.
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 import autocannon from 'autocannon';
@@ -215,13 +215,42 @@ export function freePort(): Promise<number> {
  * our code and V8 (user), or the kernel's side of its sockets (system; softirq work done for it
  * on loopback is not counted in either).
  */
-export function cpuTimes(pid: number): { user: number; system: number } {
+export function cpuTimes(pid: number, options: { children?: boolean } = {}): { user: number; system: number } {
+  const own = statTimes(pid);
+  if (!options.children) return own;
+  // A Postgres server is a postmaster and the processes it forks (a backend per connection, the WAL
+  // writer, …): their times are their own until they exit.
+  for (const child of childrenOf(pid)) {
+    const t = statTimes(child);
+    if (!Number.isNaN(t.user)) {
+      own.user += t.user;
+      own.system += t.system;
+    }
+  }
+  return own;
+}
+
+function statTimes(pid: number): { user: number; system: number } {
   try {
-    // Fields after the parenthesised command name: state is the 3rd, utime the 14th, stime the 15th.
+    // Fields after the parenthesised command name: state is the 3rd, ppid the 4th, utime the 14th, stime the 15th.
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     return { user: Number(fields[11]) / 100, system: Number(fields[12]) / 100 };
   } catch {
     return { user: NaN, system: NaN };
   }
+}
+
+function childrenOf(pid: number): number[] {
+  const out: number[] = [];
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      const stat = readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === pid) out.push(Number(name));
+    } catch {
+      // gone meanwhile
+    }
+  }
+  return out;
 }

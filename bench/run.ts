@@ -21,7 +21,7 @@ export interface BenchSetup {
   warmupS: number;
   connections: number[];
   /** Process ids: what each target runs on (CPU per request) and what is watched for memory. */
-  pids: { mock: number; proxy: number; gateway: number; filtration: number; redis?: number };
+  pids: { mock: number; proxy: number; gateway: number; filtration: number; redis?: number; postgres?: number };
   chain: ChainReport;
   /** Rows in inference_logs for the benchmark org. */
   countLogs: () => Promise<number>;
@@ -86,10 +86,17 @@ function requestFor(setup: BenchSetup, target: TargetName, mode: Mode) {
 function pidsOf(setup: BenchSetup, target: TargetName): Record<string, number> {
   if (target === 'direct') return { 'mock upstream': setup.pids.mock };
   if (target === 'plain proxy') return { 'plain proxy': setup.pids.proxy };
-  return { inference: setup.pids.gateway, filtration: setup.pids.filtration, ...(setup.pids.redis ? { redis: setup.pids.redis } : {}) };
+  return {
+    inference: setup.pids.gateway,
+    filtration: setup.pids.filtration,
+    ...(setup.pids.redis ? { redis: setup.pids.redis } : {}),
+    ...(setup.pids.postgres ? { postgres: setup.pids.postgres } : {}),
+  };
 }
 
-const cpuOf = (pids: Record<string, number>) => Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuTimes(pid)]));
+// Postgres is its postmaster and the processes it forked (the log writer's backend among them).
+const cpuOf = (pids: Record<string, number>) =>
+  Object.fromEntries(Object.entries(pids).map(([name, pid]) => [name, cpuTimes(pid, { children: name === 'postgres' })]));
 
 export async function runBench(setup: BenchSetup): Promise<{ runs: RunRecord[]; targets: TargetCheck[] }> {
   const { progress } = setup;
@@ -305,7 +312,7 @@ function report(
   lines.push(table(rows, (c) => c === 1 || c >= 3));
   lines.push('');
   lines.push('  latency: whole answer as the load generator saw it; TTFB: request sent → first body chunk (own keep-alive client);');
-  lines.push('  CPU µs/req: the target’s own processes (direct: the mock; gateway: inference + filtration + Redis); user: its user-mode part.');
+  lines.push('  CPU µs/req: the target’s own processes (direct: the mock; gateway: inference + filtration + Redis + Postgres, which stores the logs); user: its user-mode part.');
   for (const r of runs.filter((x) => x.target === 'gateway')) {
     const parts = Object.entries(r.cpu_us_per_request_by_process).map(([name, us]) => `${name} ${f(us, 0)} (user ${f(r.user_cpu_us_per_request_by_process[name] ?? NaN, 0)})`);
     lines.push(`    gateway ${r.mode.toUpperCase()} c=${r.connections}: ${parts.join(', ')}`);
