@@ -100,6 +100,8 @@ const EnvSchema = z.object({
   TRUST_PROXY: envBoolean(false),
   /** Redis unreachable while counting a request: `closed` answers 503, `open` serves it unmetered. */
   LIMITER_FAILURE_MODE: z.enum(['closed', 'open']).default('closed'),
+  /** How long a gateway may admit from a lease of a large limit's counter before giving back what is left (0: no leases). */
+  LIMITER_LEASE_MS: z.coerce.number().int().min(0).max(60_000).default(1000),
   /** Batch API: requests of one batch in flight at once, and lines per activity (a chunk). */
   BATCH_CONCURRENCY: z.coerce.number().int().min(1).max(256).default(8),
   BATCH_CHUNK_SIZE: z.coerce.number().int().min(1).max(10_000).default(100),
@@ -158,6 +160,7 @@ export interface Config {
   upstreamTimeoutMs: number;
   trustProxy: boolean;
   limiterFailureMode: 'closed' | 'open';
+  limiterLeaseMs: number;
   batch: { concurrency: number; chunkSize: number; maxFileBytes: number; maxRequests: number };
 }
 
@@ -277,6 +280,7 @@ export function loadConfig(env: Record<string, string | undefined> = process.env
     upstreamTimeoutMs: e.UPSTREAM_TIMEOUT_MS,
     trustProxy: e.TRUST_PROXY,
     limiterFailureMode: e.LIMITER_FAILURE_MODE,
+    limiterLeaseMs: e.LIMITER_LEASE_MS,
     batch: {
       concurrency: e.BATCH_CONCURRENCY,
       chunkSize: e.BATCH_CHUNK_SIZE,

@@ -4,6 +4,15 @@
 //
 // Tokens are reserved up front (an estimate: prompt plus max_tokens) and settled to the real usage
 // afterwards (or refunded when the upstream failed), so a stream cannot overrun a token budget.
+//
+// Leases: a counter whose limit is large (a thousandth of it at least twice what a request costs)
+// is not asked about every request. The gateway takes a share of it from Redis (a lease: at most a
+// thousandth of the limit, 1 000 requests or 1 000 000 tokens, counted in Redis as used at once)
+// and admits requests from it in process until it runs low or `leaseMs` has passed; what is left
+// unused then goes back. Every admitted unit is still counted by the script before it is used, so
+// never more than L are admitted in a window; what a lease costs is that near the limit a request
+// can be refused while another gateway holds unused units (at most one lease per gateway), and
+// that an instance keeps admitting from a lease it holds for up to `leaseMs` after Redis goes away.
 import type { Redis } from 'ioredis';
 import { commandOn, type ChainableCommander, type DeferredCommands } from './redis.js';
 
@@ -120,18 +129,82 @@ end
 return 0
 `;
 
+// KEYS: counters; ARGV per counter: limit, ttl, units wanted. Grants each counter what it can spare
+// up to the units wanted (0 when it is full or cannot be read) and counts them as used. Returns,
+// per counter: the units granted and the counter's value after.
+const LEASE = `
+local out = {}
+for i = 1, #KEYS do
+  local at = (i - 1) * 3
+  local ok, granted, value = pcall(function()
+    local limit, want = tonumber(ARGV[at + 1]), tonumber(ARGV[at + 3])
+    local current = tonumber(redis.call('GET', KEYS[i]) or '0')
+    local grant = math.min(want, limit - current)
+    if grant <= 0 then return 0, current end
+    current = redis.call('INCRBY', KEYS[i], grant)
+    if redis.call('TTL', KEYS[i]) < 0 then redis.call('EXPIRE', KEYS[i], ARGV[at + 2]) end
+    return grant, current
+  end)
+  if ok then
+    out[#out + 1] = granted
+    out[#out + 1] = value
+  else
+    out[#out + 1] = 0
+    out[#out + 1] = 0
+  end
+end
+return out
+`;
+
+/** Units of a counter this gateway may admit without asking Redis, until `until` (ms). */
+interface Lease {
+  left: number;
+  /** The counter's value when the last grant came back (every lease of every gateway counted as used). */
+  top: number;
+  until: number;
+  /** When the counter's window ends (a lease never outlives it). */
+  end: number;
+}
+
+export interface LimiterOptions {
+  /**
+   * How long a lease may be used before what is left of it goes back (default 1000 ms); 0 asks
+   * Redis about every request, whatever its limits.
+   */
+  leaseMs?: number;
+}
+
+/** A lease is at most this share of a limit, and this many units. */
+const LEASE_SHARE = 1 / 1000;
+const LEASE_MAX = { requests: 1000, tokens: 1_000_000 } as const;
 
 export class Limiter {
+
+  private readonly leaseMs: number;
 
   constructor(
     private readonly redis: Redis,
     private readonly prefix = 'inferia:limit',
     /** Settlements and refunds wait here and leave with the next admission (see DeferredCommands). */
     private readonly deferred?: DeferredCommands,
+    options: LimiterOptions = {},
   ) {
+    this.leaseMs = options.leaseMs ?? 1000;
     this.redis.defineCommand('inferiaAdmitMany', { lua: ADMIT_MANY });
     this.redis.defineCommand('inferiaAdjust', { lua: ADJUST });
+    this.redis.defineCommand('inferiaLease', { lua: LEASE });
   }
+
+  /** Leases held, by counter key. */
+  private readonly leases = new Map<string, Lease>();
+  /** Counters to ask a lease of with the next batch (key → limit, ttl, units, window end). */
+  private wanted = new Map<string, { limit: number; ttl: number; units: number; end: number }>();
+  /** Counters whose lease is being asked for. */
+  private readonly asking = new Set<string>();
+  /** Lease requests not answered yet (close waits for them, to give back what they bring). */
+  private readonly inflight = new Set<Promise<void>>();
+  private closed = false;
+  private sweeper: NodeJS.Timeout | undefined;
 
   /** Counter keys of a list of limits in their current windows, until the first of them ends. */
   private readonly windows = new WeakMap<Limit[], { from: number; until: number; keys: { key: string; ttl: number; end: number }[] }>();
@@ -159,18 +232,99 @@ export class Limiter {
    */
   admit(limits: Limit[], tokens: number, now = Date.now()): Promise<Admission> {
     if (limits.length === 0) return Promise.resolve({ admitted: true, states: [], reservation: { tokenKeys: [], requestKeys: [] } });
+    const leased = this.admitFromLeases(limits, tokens, now);
+    if (leased) return Promise.resolve(leased);
     const keys = this.keysFor(limits, now);
+    this.want(limits, keys, tokens, now);
     return new Promise((resolve, reject) => {
       this.batch.push({ limits, keys, tokens, now, resolve, reject });
-      if (this.batch.length === 1) setImmediate(this.sendBatch);
-      else if (this.batch.length >= MAX_BATCH) this.sendBatch(); // a long script would hold Redis up for everyone
+      this.schedule();
     });
   }
 
+  /**
+   * Admits the request at once when this gateway holds a lease of every one of its counters with
+   * room for it (and asks for more when one runs low), else undefined: ask Redis (`admit`).
+   */
+  admitFromLeases(limits: Limit[], tokens: number, now = Date.now()): Admission | undefined {
+    if (this.leaseMs <= 0 || limits.length === 0) return undefined;
+    const keys = this.keysFor(limits, now);
+    for (let i = 0; i < limits.length; i++) {
+      const lease = this.leases.get(keys[i]!.key);
+      if (!lease || now >= lease.until || lease.left < (limits[i]!.unit === 'tokens' ? tokens : 1)) return undefined;
+    }
+    const states: LimitState[] = new Array(limits.length);
+    const tokenKeys: Reservation['tokenKeys'] = [];
+    const requestKeys: Reservation['requestKeys'] = [];
+    for (let i = 0; i < limits.length; i++) {
+      const l = limits[i]!;
+      const k = keys[i]!;
+      const lease = this.leases.get(k.key)!;
+      if (l.unit === 'tokens') {
+        lease.left -= tokens;
+        tokenKeys.push({ key: k.key, ttl: k.ttl, reserved: tokens });
+      } else {
+        lease.left -= 1;
+        requestKeys.push({ key: k.key, ttl: k.ttl });
+      }
+      const used = lease.top - lease.left;
+      states[i] = { limit: l, used, remaining: Math.max(0, l.limit - used), resetSeconds: Math.max(1, Math.ceil((k.end - now) / 1000)) };
+    }
+    // Ask for more before it runs out (a quarter left) or expires (half its time gone), while requests still pass.
+    this.want(limits, keys, tokens, now, true);
+    if (this.wanted.size > 0) this.schedule();
+    return { admitted: true, states, reservation: { tokenKeys, requestKeys } };
+  }
+
+  /** Notes the counters of a request that could be leased and are not (enough, for long enough). */
+  private want(limits: Limit[], keys: { key: string; ttl: number; end: number }[], tokens: number, now: number, early = false) {
+    if (this.leaseMs <= 0 || this.closed) return;
+    for (let i = 0; i < limits.length; i++) {
+      const l = limits[i]!;
+      const key = keys[i]!.key;
+      if (this.asking.has(key) || this.wanted.has(key)) continue;
+      const units = Math.min(Math.floor(l.limit * LEASE_SHARE), LEASE_MAX[l.unit]);
+      if (units < 2 || units < 2 * (l.unit === 'tokens' ? tokens : 1)) continue; // too small a share to be worth it
+      const lease = this.leases.get(key);
+      if (lease && now < lease.until) {
+        const cost = l.unit === 'tokens' ? tokens : 1;
+        // Early: a quarter left, or half its time gone when it ends before its window does.
+        const low = early ? lease.left < units / 4 || (lease.until < lease.end && now >= lease.until - this.leaseMs / 2) : lease.left < cost;
+        // A lease Redis could not fill (the counter is near its limit) is not asked again before it expires.
+        if (!low || lease.top >= l.limit) continue;
+      }
+      this.wanted.set(key, { limit: l.limit, ttl: keys[i]!.ttl, units, end: keys[i]!.end });
+    }
+  }
+
+  private schedule() {
+    if (this.scheduled) {
+      if (this.batch.length >= MAX_BATCH) this.sendBatch(); // a long script would hold Redis up for everyone
+      return;
+    }
+    this.scheduled = true;
+    setImmediate(this.sendBatch);
+  }
+
+  private scheduled = false;
+
   private readonly sendBatch = () => {
+    this.scheduled = false;
     const batch = this.batch;
-    if (batch.length === 0) return;
+    const wanted = this.wanted;
+    if (batch.length === 0 && wanted.size === 0) return;
     this.batch = [];
+    this.wanted = new Map();
+    // One write, now: what waits (settlements, returned leases, log entries) first, then the
+    // admissions, then the leases (after them: a lease never takes what a request of this batch needs).
+    const pipeline = this.redis.pipeline();
+    this.deferred?.flush(pipeline);
+    if (batch.length > 0) this.sendAdmissions(batch, pipeline);
+    if (wanted.size > 0) this.askLeases(wanted, pipeline);
+    pipeline.exec().catch(() => undefined); // each command's own callback has its error
+  };
+
+  private sendAdmissions(batch: PendingAdmission[], pipeline: ChainableCommander) {
     // Each set of counters once (the requests of one key share theirs), then each request's plan and tokens.
     const plans = new Map<PendingAdmission['keys'], number>();
     const keys: string[] = [];
@@ -191,10 +345,6 @@ export class Limiter {
       requestArgs.push(plan, p.tokens);
     }
     planArgs[0] = plans.size;
-    // One write, now: what waits (settlements, log entries) first, then the admissions. Through the
-    // connection's auto-pipeline this would leave a turn of the event loop later.
-    const pipeline = this.redis.pipeline();
-    this.deferred?.flush(pipeline);
     commandOn(pipeline, 'inferiaAdmitMany', keys.length, ...keys, ...planArgs, ...requestArgs).then(
       (answer) => {
         const result = answer as number[];
@@ -209,8 +359,89 @@ export class Limiter {
         for (const p of batch) p.reject(err);
       },
     );
-    pipeline.exec().catch(() => undefined); // each command's own callback has its error
-  };
+  }
+
+  private askLeases(wanted: Map<string, { limit: number; ttl: number; units: number; end: number }>, pipeline: ChainableCommander) {
+    const keys = [...wanted.keys()];
+    const args: number[] = [];
+    for (const w of wanted.values()) args.push(w.limit, w.ttl, w.units);
+    for (const key of keys) this.asking.add(key);
+    const asked = Date.now();
+    const answered: Promise<void> = commandOn(pipeline, 'inferiaLease', keys.length, ...keys, ...args).then(
+      (answer) => {
+        this.inflight.delete(answered);
+        const result = answer as number[];
+        keys.forEach((key, i) => {
+          this.asking.delete(key);
+          const granted = Number(result[2 * i]);
+          const top = Number(result[2 * i + 1]);
+          const end = wanted.get(key)!.end;
+          const until = Math.min(asked + this.leaseMs, end);
+          const lease = this.leases.get(key);
+          if (lease) {
+            lease.left += granted;
+            lease.top = top;
+            lease.until = until;
+          } else this.leases.set(key, { left: granted, top, until, end });
+        });
+        if (this.closed) void this.close(); // answered after close: give it back as well
+        else this.sweepLater();
+      },
+      () => {
+        this.inflight.delete(answered);
+        // Redis away: no lease; requests ask it one by one (and get its answer, or its absence).
+        for (const key of keys) this.asking.delete(key);
+      },
+    );
+    this.inflight.add(answered);
+  }
+
+  /** Gives back what is left of the leases that have expired (all of them: `all`), every leaseMs while there are any. */
+  private sweep(all = false) {
+    const now = Date.now();
+    const keys: string[] = [];
+    const deltas: number[] = [];
+    for (const [key, lease] of this.leases) {
+      if (!all && now < lease.until) continue;
+      this.leases.delete(key);
+      if (lease.left > 0) {
+        keys.push(key);
+        deltas.push(-lease.left);
+      }
+    }
+    if (keys.length > 0) void this.toRedis(keys, deltas).catch(() => undefined); // lost: counted as used until the window ends
+  }
+
+  private sweepLater() {
+    if (this.sweeper || this.leases.size === 0) return;
+    this.sweeper = setTimeout(() => {
+      this.sweeper = undefined;
+      this.sweep();
+      this.sweepLater();
+    }, this.leaseMs);
+    this.sweeper.unref();
+  }
+
+  /**
+   * Gives every lease back (on shutdown, before the deferred commands are flushed): what this
+   * gateway admitted stays counted, what it held unused does not.
+   */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all([...this.inflight]);
+    clearTimeout(this.sweeper);
+    this.sweeper = undefined;
+    const keys: string[] = [];
+    const deltas: number[] = [];
+    for (const [key, lease] of this.leases) {
+      if (lease.left > 0) {
+        keys.push(key);
+        deltas.push(-lease.left);
+      }
+    }
+    this.leases.clear();
+    if (keys.length > 0) await this.toRedis(keys, deltas);
+  }
 
   /** Replaces the token estimate with what was really used. */
   async settle(reservation: Reservation, actualTokens: number): Promise<void> {
@@ -235,7 +466,35 @@ export class Limiter {
   /** Adjustments waiting for the deferred flush: summed per counter, sent as one script call. */
   private waiting: { deltas: Map<string, number>; settled: { resolve: () => void; reject: (err: unknown) => void }[] } | undefined;
 
+  /**
+   * A counter this gateway holds a live lease of is adjusted in the lease: units given back join it
+   * (Redis counts them as used already), units taken beyond the reservation come out of it first.
+   */
   private adjust(keys: string[], deltas: number[]): Promise<void> {
+    if (this.leases.size > 0) {
+      const now = Date.now();
+      const restKeys: string[] = [];
+      const restDeltas: number[] = [];
+      keys.forEach((key, i) => {
+        const lease = this.leases.get(key);
+        let delta = deltas[i]!;
+        if (lease && now < lease.until) {
+          const taken = delta < 0 ? delta : Math.min(delta, Math.max(0, lease.left));
+          lease.left -= taken;
+          delta -= taken;
+        }
+        if (delta !== 0) {
+          restKeys.push(key);
+          restDeltas.push(delta);
+        }
+      });
+      if (restKeys.length === 0) return Promise.resolve();
+      return this.toRedis(restKeys, restDeltas);
+    }
+    return this.toRedis(keys, deltas);
+  }
+
+  private toRedis(keys: string[], deltas: number[]): Promise<void> {
     if (!this.deferred) return this.send(keys, deltas);
     return new Promise((resolve, reject) => {
       if (!this.waiting) {

@@ -230,20 +230,28 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     return [model, ...fallbacks];
   };
 
-  /** Admits the request against every limit of its key and org, or answers 429 / 503. */
-  const admit = async (req: FastifyRequest, reply: FastifyReply, ctx: KeyContext, estimatedTokens: number): Promise<Reservation | undefined> => {
+  /**
+   * Admits the request against every limit of its key and org, or answers 429 / 503: at once when
+   * this gateway holds leases of its counters, else once Redis has answered.
+   */
+  const admit = (req: FastifyRequest, reply: FastifyReply, ctx: KeyContext, estimatedTokens: number): Reservation | undefined | Promise<Reservation | undefined> => {
     const limits = limitsFor(ctx);
     if (!opts.limiter || limits.length === 0) return undefined;
-    let admission: Admission;
-    try {
-      admission = await opts.limiter.admit(limits, estimatedTokens);
-    } catch (err) {
-      if (opts.limiterFailureMode === 'open') {
-        req.log.warn({ err }, 'rate limiter unavailable: serving unmetered (LIMITER_FAILURE_MODE=open)');
-        return undefined;
-      }
-      throw new AppError('unavailable', 'Rate limiting is unavailable; try again shortly.', { openai_code: 'rate_limiter_unavailable' });
-    }
+    const leased = opts.limiter.admitFromLeases(limits, estimatedTokens);
+    if (leased) return admitted(reply, leased);
+    return opts.limiter.admit(limits, estimatedTokens).then(
+      (admission) => admitted(reply, admission),
+      (err: unknown) => {
+        if (opts.limiterFailureMode === 'open') {
+          req.log.warn({ err }, 'rate limiter unavailable: serving unmetered (LIMITER_FAILURE_MODE=open)');
+          return undefined;
+        }
+        throw new AppError('unavailable', 'Rate limiting is unavailable; try again shortly.', { openai_code: 'rate_limiter_unavailable' });
+      },
+    );
+  };
+
+  const admitted = (reply: FastifyReply, admission: Admission): Reservation => {
     setRateLimitHeaders(reply, admission.states);
     if (!admission.admitted) {
       const b = admission.blockedBy;
@@ -360,9 +368,10 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
     const policy = policies(ctx.guardrails);
     // Input guardrails that run in process read the text while Redis counts the request; their
     // verdict is acted on only once it is admitted (a request over its limits gets 429 whatever
-    // it says). One with a judge, which calls a model, waits for the admission.
+    // it says). One with a judge, which calls a model, waits for the admission. Admitted from a
+    // lease, the request is admitted already (or refused: the error is thrown here).
     const admission = admit(req, reply, ctx, estimateTokens(body));
-    const early = policy.hasInput && policy.inputIsLocal && opts.limiter ? checkInputEarly(kind, body, policy) : undefined;
+    const early = policy.hasInput && policy.inputIsLocal && admission instanceof Promise ? checkInputEarly(kind, body, policy) : undefined;
     if (early) void early.catch(() => undefined); // acted on below, after the admission
     const reservation = await admission;
     let settled = false;

@@ -95,6 +95,10 @@ const failing =
 class FakeLimiter {
   readonly calls: string[] = [];
   blocked = false;
+  /** Holds no lease: every request asks (admit). */
+  admitFromLeases(): undefined {
+    return undefined;
+  }
   async admit(limits: Limit[], tokens: number): Promise<Admission> {
     this.calls.push(`admit ${tokens}`);
     const states = limits.map((limit) => ({ limit, used: 1, remaining: limit.limit - 1, resetSeconds: 42 }));

@@ -53,6 +53,7 @@ await routes.start(subscriber);
 await prompts.subscribe(subscriber);
 
 const logs = new InferenceLogWriter(redis, { deferred, onError: (err) => app.log.warn({ err }, 'inference log buffered: Redis unreachable') });
+const limiter = new Limiter(redis, undefined, deferred, { leaseMs: config.limiterLeaseMs });
 const app = Fastify(serverOptions('inference', config, { bodyLimit: 8 * 1024 * 1024, genReqId: newRequestId, childLoggerFactory: lazyChildLoggerFactory }));
 // Loaded on the first batch request (the client's modules cost the hot path ~35 MiB it never uses),
 // and its connection is lazy: the gateway starts and serves while Temporal is down.
@@ -71,7 +72,7 @@ await app.register(inferenceApp, {
   routes,
   upstreamTimeoutMs: config.upstreamTimeoutMs,
   upstream,
-  limiter: new Limiter(redis, undefined, deferred),
+  limiter,
   clusters: async (orgId) => [...(await poolClusters(db, orgId)), ...statics.clusters],
   prompts,
   logs,
@@ -95,6 +96,8 @@ app.addHook('onClose', async () => {
   subscriber.disconnect();
   // Before the connection goes: this hook runs before the app plugin's own (which does the same).
   await logs.close();
+  // Unused leases of rate-limit counters go back (through the deferred commands, within their delay).
+  await limiter.close().catch(() => undefined);
   deferred.flush();
   await redis.quit().catch(() => redis.disconnect());
   if (temporalClient) await (await temporalClient).connection.close().catch(() => undefined);

@@ -1,7 +1,8 @@
 // Chaos 2 — Redis taken away under the running platform, first frozen (SIGSTOP: connections stay open and
 // nothing answers), then killed, then started again. The documented choice: with
 // LIMITER_FAILURE_MODE=closed (the default) a request is refused with 503 `rate_limiter_unavailable`
-// in OpenAI's error shape, in bounded time; with `open` it is served, uncounted. Once Redis is back,
+// in OpenAI's error shape, in bounded time (requests counted already, in a lease of a large limit's
+// counter, are served until it expires: LIMITER_LEASE_MS); with `open` it is served, uncounted. Once Redis is back,
 // limits count again from where they were, the log entries the gateways buffered in memory reach
 // Postgres exactly once, and key revocations reach the gateways again (they resubscribed). The Redis
 // is this test's own; Postgres is the run's.
@@ -18,6 +19,8 @@ import { privateDir, privateRedis, type PrivateRedis } from '../helpers/private-
 /** What a caller may wait for a refusal: the gateway's Redis command timeout (2 s) and slack for a loaded machine. */
 const BOUND_MS = 10_000;
 const CONTEXT_TTL_MS = 15_000;
+/** How long a gateway may serve from a lease of a counter it holds (the main key's RPM is large enough to be leased). */
+const LEASE_MS = 1000;
 
 let folder: ReturnType<typeof privateDir>;
 let redis: PrivateRedis;
@@ -64,7 +67,10 @@ const slowest = (phase: string, gateway: 'closed' | 'open') =>
 beforeAll(async () => {
   folder = privateDir('redis-outage');
   redis = await privateRedis(folder.dir);
-  const overrides = platformEnv({ REDIS_URL: redis.url, TEMPORAL_TASK_QUEUE: uniq('redis-outage'), CONTEXT_CACHE_TTL_MS: String(CONTEXT_TTL_MS) }, folder.dir);
+  const overrides = platformEnv(
+    { REDIS_URL: redis.url, TEMPORAL_TASK_QUEUE: uniq('redis-outage'), CONTEXT_CACHE_TTL_MS: String(CONTEXT_TTL_MS), LIMITER_LEASE_MS: String(LEASE_MS) },
+    folder.dir,
+  );
   config = testConfig(overrides);
   db = createDb(config.databaseUrl, { max: 3 });
   const slug = uniq('redisout');
@@ -108,6 +114,7 @@ describe('chaos: Redis frozen, killed and restarted under the running platform',
 
   it('frozen Redis → LIMITER_FAILURE_MODE=closed answers 503 rate_limiter_unavailable within 10 s, open serves 200', async () => {
     redis.signal('SIGSTOP');
+    await new Promise((r) => setTimeout(r, LEASE_MS + 500)); // what was leased before the freeze is spent or expired
     const burst = await Promise.all(Array.from({ length: 6 }, (_, i) => send('frozen', 'closed', org.api_key, { stream: i % 2 === 0 })));
     burst.forEach(expectLimiterUnavailable);
     expectLimiterUnavailable(await send('frozen', 'closed', org.api_key));

@@ -172,4 +172,114 @@ describe('rate limits', () => {
     expect(a.states[0]!.resetSeconds).toBe(1);
     expect(c.states[0]!.resetSeconds).toBe(60);
   });
+
+  describe('leases of large limits', () => {
+    type Spied = Record<'inferiaAdmitMany' | 'inferiaLease' | 'inferiaAdjust', (...a: unknown[]) => Promise<unknown>>;
+    const tick = (ms = 20) => new Promise((r) => setTimeout(r, ms));
+
+    it('admits in process once Redis has granted a lease, with exact headers, and leaves exactly what was used counted once it gives the lease back', async () => {
+      const redis = createRedis(testConfig().redisUrl, 'limits-lease', { autoPipelining: true });
+      try {
+        const limiter = new Limiter(redis, prefix, undefined, { leaseMs: 60_000 });
+        const spied = redis as unknown as Spied;
+        const admits = vi.spyOn(spied, 'inferiaAdmitMany');
+        const leases = vi.spyOn(spied, 'inferiaLease');
+        const adjusts = vi.spyOn(spied, 'inferiaAdjust');
+        const key = uniq('key');
+        const rpd: Limit = { scope: 'key', id: key, period: 'day', unit: 'requests', limit: 1_000_000 }; // lease: 1 000 requests (a day: no window ends during the test)
+        const tpm: Limit = { scope: 'org', id: uniq('org'), period: 'month', unit: 'tokens', limit: 100_000_000 }; // lease: 100 000 tokens
+        const limits = [rpd, tpm];
+        expect(limiter.admitFromLeases(limits, 500)).toBeUndefined(); // nothing leased yet
+        const first = await limiter.admit(limits, 500); // Redis counts it, and grants leases in the same write
+        await tick();
+        expect(first.admitted).toBe(true);
+        expect(admits).toHaveBeenCalledTimes(1);
+        expect(leases).toHaveBeenCalledTimes(1);
+        const [requestKey, tokenKey] = first.admitted ? [first.reservation.requestKeys[0]!.key, first.reservation.tokenKeys[0]!.key] : [];
+        expect(await redis.get(requestKey!)).toBe(String(1 + 1000));
+        expect(await redis.get(tokenKey!)).toBe(String(500 + 100_000));
+
+        const reservations = [first.admitted ? first.reservation : undefined!];
+        for (let i = 2; i <= 150; i++) {
+          const a = limiter.admitFromLeases(limits, 500);
+          expect(a?.admitted).toBe(true);
+          if (a?.admitted) {
+            reservations.push(a.reservation);
+            // The same figures Redis would give: everything admitted so far, nothing of what is leased.
+            expect(a.states.map((s) => s.used)).toEqual([i, i * 500]);
+            expect(a.states[0]!.remaining).toBe(1_000_000 - i);
+          }
+        }
+        expect(admits).toHaveBeenCalledTimes(1); // 149 requests, no admission script
+        // Each used 100 tokens of its 500: the rest goes back into the lease, not to Redis.
+        await Promise.all(reservations.map((r) => limiter.settle(r, 100)));
+        expect(adjusts).not.toHaveBeenCalled();
+        expect(limiter.admitFromLeases(limits, 0)?.states.map((s) => s.used)).toEqual([151, 150 * 100]);
+
+        await limiter.close(); // what is left of the leases goes back
+        expect(await redis.get(requestKey!)).toBe('151');
+        expect(await redis.get(tokenKey!)).toBe(String(150 * 100));
+        expect(limiter.admitFromLeases(limits, 0)).toBeUndefined();
+      } finally {
+        redis.disconnect();
+      }
+    });
+
+    it('never admits more than L across gateways that hold leases, and refuses at most a lease per gateway early', async () => {
+      const connections = [0, 1, 2].map((i) => createRedis(testConfig().redisUrl, `limits-lease-${i}`, { autoPipelining: true }));
+      try {
+        const leased = connections.map((r) => new Limiter(r, prefix, undefined, { leaseMs: 60_000 }));
+        const limit: Limit = { scope: 'org', id: uniq('org'), period: 'day', unit: 'requests', limit: 5000 }; // leases of 5
+        let admitted = 0;
+        let counter = '';
+        for (let round = 0; round < 70; round++) {
+          // Each round: 100 requests over the three gateways, from their leases or through Redis.
+          const results = await Promise.all(Array.from({ length: 100 }, (_, i) => leased[i % 3]!.admit([limit], 0)));
+          admitted += results.filter((r) => r.admitted).length;
+          const first = results.find((r) => r.admitted);
+          if (first?.admitted) counter = first.reservation.requestKeys[0]!.key;
+        }
+        expect(admitted).toBeLessThanOrEqual(5000);
+        expect(admitted).toBeGreaterThanOrEqual(5000 - 3 * 5);
+        expect(Number(await connections[0]!.get(counter))).toBeLessThanOrEqual(5000);
+        await Promise.all(leased.map((l) => l.close()));
+        expect(Number(await connections[0]!.get(counter))).toBe(admitted);
+      } finally {
+        connections.forEach((r) => r.disconnect());
+      }
+    });
+
+    it('gives back what is left of a lease once it expires, and leases no small limit', async () => {
+      const redis = createRedis(testConfig().redisUrl, 'limits-lease-expiry', { autoPipelining: true });
+      try {
+        const limiter = new Limiter(redis, prefix, undefined, { leaseMs: 100 });
+        const leases = vi.spyOn(redis as unknown as Spied, 'inferiaLease');
+        const small: Limit = { scope: 'key', id: uniq('key'), period: 'minute', unit: 'requests', limit: 1999 }; // a lease would be 1
+        expect((await limiter.admit([small], 0)).admitted).toBe(true);
+        expect(leases).not.toHaveBeenCalled();
+
+        const large: Limit = { scope: 'key', id: uniq('key'), period: 'day', unit: 'requests', limit: 100_000 };
+        const a = await limiter.admit([large], 0);
+        await tick();
+        expect(limiter.admitFromLeases([large], 0)?.admitted).toBe(true);
+        const key = a.admitted ? a.reservation.requestKeys[0]!.key : '';
+        expect(await redis.get(key)).toBe(String(1 + 100));
+        await tick(350); // expired, swept: the 99 unused requests go back
+        expect(await redis.get(key)).toBe('2');
+        expect(limiter.admitFromLeases([large], 0)).toBeUndefined();
+
+        // A lease granted after close (asked with an admission just before) goes back as well.
+        const closing = new Limiter(redis, prefix, undefined, { leaseMs: 60_000 });
+        const other: Limit = { scope: 'key', id: uniq('key'), period: 'day', unit: 'requests', limit: 100_000 };
+        const admitted = closing.admit([other], 0);
+        await new Promise((r) => setImmediate(r)); // the admission and the lease request are on their way
+        await closing.close();
+        const b = await admitted;
+        expect(b.admitted).toBe(true);
+        expect(await redis.get(b.admitted ? b.reservation.requestKeys[0]!.key : '')).toBe('1');
+      } finally {
+        redis.disconnect();
+      }
+    });
+  });
 });
