@@ -575,7 +575,9 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
   }
   const meter = new StreamMeter();
   // With output guardrails the guard parses each event once, and the meter reads it from there.
-  const sse = guard ? new SseOutputGuard(guard.policy, guard.kind, { signal: guard.signal, judge: guard.judge, observe: (e) => meter.observe(e) }) : undefined;
+  const sse = guard
+    ? new SseOutputGuard(guard.policy, guard.kind, { signal: guard.signal, judge: guard.judge, observe: (e) => meter.observe(e), observeText: (t) => meter.observeText(t) })
+    : undefined;
   reply.hijack();
   const raw = reply.raw;
   raw.writeHead(upstream.status, {
@@ -748,6 +750,10 @@ class StreamMeter {
       const text = c?.delta?.content ?? c?.text;
       if (typeof text === 'string') this.contentChars += text.length;
     }
+  }
+  /** The text of a chunk with one choice and no usage (the output guard reads such chunks by their shape). */
+  observeText(text: string) {
+    this.contentChars += text.length;
   }
   usage(): Usage {
     return this.reported ?? { prompt: 0, completion: Math.ceil(this.contentChars / 4) };

@@ -148,6 +148,21 @@ describe('SseOutputGuard', () => {
       expect(observed).toEqual(lines.filter((l) => l.startsWith('data: {')).map((l) => JSON.parse(l.slice(6)) as unknown));
     });
 
+    it('hands the usage meter the text of a chunk read by its shape, and every other event whole', async () => {
+      const pieces = ['One ', 'two "quoted" ', 'three ', 'jane.roe@', 'example.com ', 'four.'];
+      const lines = streamOf(pieces);
+      const events: { choices?: { delta?: { content?: string } }[] }[] = [];
+      const texts: string[] = [];
+      const guard = new SseOutputGuard(policy, 'chat', { signal, observe: (e) => events.push(structuredClone(e) as (typeof events)[number]), observeText: (t) => texts.push(t) });
+      const out = [...(await guard.lines(lines)), ...(await guard.finish())];
+      // The first chunk and the quoted one are parsed (events); the plain ones after the first by their shape.
+      expect(texts).toEqual(['three ', 'jane.roe@', 'example.com ', 'four.']);
+      const fromEvents = events.map((e) => e.choices?.[0]?.delta?.content ?? '').join('');
+      expect(fromEvents + texts.join('')).toHaveLength(pieces.join('').length);
+      // The redaction across two shaped chunks still rewrites them (their events made when needed).
+      expect(read(out).texts.get(0)).toMatch(/^One two "quoted" three \[REDACTED[^\]]*\] four\.$/);
+    });
+
     it('parses a line that only looks like the shape: a quote in the text could end the string', async () => {
       const first = event('Hello there. ');
       const at = first.indexOf('"content":"') + '"content":"'.length;

@@ -58,11 +58,25 @@ export async function guardJsonAnswer(policy: CompiledPolicy, text: string, kind
 /** What the relay's usage meter reads: every parsed upstream event, before any rewrite. */
 export type EventObserver = (event: Record<string, unknown>) => void;
 
+type Event = { choices?: Choice[] } & Record<string, unknown>;
+
+/** The bytes around the one text of a kind of chunk (see `learnShape`), and the chunk they came from. */
+interface Shape {
+  prefix: string;
+  suffix: string;
+  event: Event;
+  choice: Choice;
+  index: number;
+}
+
 interface Parsed {
   line: string;
   /** The line after `data:` (read from the line when needed). */
   payload?: string;
-  event: { choices?: Choice[] } & Record<string, unknown>;
+  /** Undefined for a line of a learnt shape until something needs it (see `materialise`). */
+  event: Event | undefined;
+  /** The shape the line has, if it was read by its shape. */
+  shape?: Shape;
   /** Choices whose text this guard rewrote, with the text the upstream sent. */
   changed?: { choice: Choice; original: string }[];
 }
@@ -76,8 +90,11 @@ interface Segment {
 
 interface Holder {
   parsed: Parsed;
-  choice: Choice;
+  /** Undefined for a line read by its shape until its text is rewritten. */
+  choice: Choice | undefined;
   original: string;
+  /** The text the event carries now. */
+  current: string;
 }
 
 /**
@@ -100,7 +117,11 @@ export class SseOutputGuard {
   constructor(
     private readonly policy: CompiledPolicy,
     private readonly kind: AnswerKind,
-    private readonly opts: GuardOptions & { observe?: EventObserver },
+    private readonly opts: GuardOptions & {
+      observe?: EventObserver;
+      /** For a chunk read by its shape (no usage, one choice): its text, instead of the event. */
+      observeText?: (text: string) => void;
+    },
   ) {}
 
   private filter(index: number): OutputFilter {
@@ -126,9 +147,9 @@ export class SseOutputGuard {
    * it is read without parsing it again (JSON.parse was about 40% of the guard's time on a stream).
    * Anything else is parsed, and a parsed chunk of one text teaches the shape of those that follow.
    */
-  private shape: { prefix: string; suffix: string; event: Parsed['event']; choice: Choice } | undefined;
+  private shape: Shape | undefined;
 
-  private learnShape(line: string, event: Parsed['event'] | null): void {
+  private learnShape(line: string, event: Event | null): void {
     if (!event || typeof event !== 'object' || !Array.isArray(event.choices) || event.choices.length !== 1) return;
     if (event.usage !== undefined && event.usage !== null) return;
     const choice = event.choices[0];
@@ -142,11 +163,12 @@ export class SseOutputGuard {
     const encoded = JSON.stringify(content);
     if (!line.startsWith(encoded, at + key.length)) return;
     const start = at + key.length + 1;
-    this.shape = { prefix: line.slice(0, start), suffix: line.slice(start + encoded.length - 2), event, choice };
+    const index = typeof choice.index === 'number' ? choice.index : 0;
+    this.shape = { prefix: line.slice(0, start), suffix: line.slice(start + encoded.length - 2), event, choice, index };
   }
 
-  /** The event a line of the learnt shape carries, or undefined when it has to be parsed. */
-  private sameShape(line: string): Parsed['event'] | undefined {
+  /** The text a line of the learnt shape carries, or undefined when it has to be parsed. */
+  private sameShape(line: string): string | undefined {
     const shape = this.shape;
     if (!shape) return undefined;
     const { prefix, suffix } = shape;
@@ -156,9 +178,21 @@ export class SseOutputGuard {
       const c = line.charCodeAt(i);
       if (c < 0x20 || c === 0x22 || c === 0x5c) return undefined; // an escape or a quote: parse it
     }
-    const text = line.slice(prefix.length, end);
+    return line.slice(prefix.length, end);
+  }
+
+  /** The event a line of `shape` with `text` is (what JSON.parse would give). */
+  private shaped(shape: Shape, text: string): Event {
     const choice: Choice = this.kind === 'chat' ? { ...shape.choice, delta: { ...shape.choice.delta, content: text } } : { ...shape.choice, text };
     return { ...shape.event, choices: [choice] };
+  }
+
+  /** The choice object of a holder read by its shape, made (with its event) when its text is rewritten. */
+  private materialise(h: Holder): Choice {
+    if (h.choice) return h.choice;
+    const event = this.shaped(h.parsed.shape!, h.original);
+    h.parsed.event = event;
+    return (h.choice = event.choices![0]!);
   }
 
   /** A choice's text: `delta.content` in chat chunks, `text` in completions. */
@@ -218,9 +252,11 @@ export class SseOutputGuard {
   }
 
   private rewrite(h: Holder, text: string) {
-    if (text === this.textOf(h.choice)) return;
-    this.setText(h.choice, text);
-    if (!h.parsed.changed?.some((c) => c.choice === h.choice)) (h.parsed.changed ??= []).push({ choice: h.choice, original: h.original });
+    if (text === h.current) return;
+    h.current = text;
+    const choice = this.materialise(h);
+    this.setText(choice, text);
+    if (!h.parsed.changed?.some((c) => c.choice === choice)) (h.parsed.changed ??= []).push({ choice, original: h.original });
   }
 
   /**
@@ -265,23 +301,36 @@ export class SseOutputGuard {
         out.push(line);
         continue;
       }
-      let event: Parsed['event'] | null | undefined = this.sameShape(line);
-      let payload: string | undefined;
-      if (event === undefined) {
-        payload = line.slice(5).trim();
-        if (payload === '[DONE]') {
-          for (const index of new Set([...this.filters.keys(), ...segments.keys()])) if (!(await this.endChoice(index, segments, out))) return [];
-          out.push(line);
-          continue;
+      const shape = this.shape;
+      const shapedText = shape ? this.sameShape(line) : undefined;
+      if (shapedText !== undefined) {
+        // One choice, its text, no usage and no finish: no event object unless its text is rewritten.
+        if (this.opts.observeText) this.opts.observeText(shapedText);
+        else this.opts.observe?.(this.shaped(shape!, shapedText));
+        const parsed: Parsed = { line, payload: undefined, event: undefined, shape };
+        if (shapedText.length > 0) {
+          let segment = segments.get(shape!.index);
+          if (!segment) segments.set(shape!.index, (segment = { text: '', holders: [] }));
+          segment.text += shapedText;
+          segment.holders.push({ parsed, choice: undefined, original: shapedText, current: shapedText });
         }
-        try {
-          event = JSON.parse(payload) as Parsed['event'] | null;
-        } catch {
-          out.push(line);
-          continue;
-        }
-        this.learnShape(line, event);
+        out.push(parsed);
+        continue;
       }
+      const payload = line.slice(5).trim();
+      let event: Event | null;
+      if (payload === '[DONE]') {
+        for (const index of new Set([...this.filters.keys(), ...segments.keys()])) if (!(await this.endChoice(index, segments, out))) return [];
+        out.push(line);
+        continue;
+      }
+      try {
+        event = JSON.parse(payload) as Event | null;
+      } catch {
+        out.push(line);
+        continue;
+      }
+      this.learnShape(line, event);
       if (!event || typeof event !== 'object') {
         out.push(line);
         continue;
@@ -304,7 +353,7 @@ export class SseOutputGuard {
           let segment = segments.get(index);
           if (!segment) segments.set(index, (segment = { text: '', holders: [] }));
           segment.text += content;
-          segment.holders.push({ parsed, choice, original: content });
+          segment.holders.push({ parsed, choice, original: content, current: content });
         }
         if (choice.finish_reason !== null && choice.finish_reason !== undefined) {
           if (!(await this.endChoice(index, segments, out))) return [];
