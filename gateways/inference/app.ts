@@ -389,7 +389,8 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
       if (policy.hasInput) {
         const view = inputView(kind, body);
         if (view) {
-          const checked = early ? await early : await policy.checkInput(view, { signal: cancel.signal, judge });
+          // A signal (an AbortController) only for a rule that calls a model.
+          const checked = early ? await early : await policy.checkInput(view, policy.inputIsLocal ? {} : { signal: cancel.signal, judge });
           record.verdicts.push(...checked.verdicts);
           if (checked.blocked) throw violation(checked.verdict, kind === 'chat' ? 'messages' : kind === 'completions' ? 'prompt' : 'input', record);
           if (checked.redacted) {

@@ -6,10 +6,11 @@ import { once } from 'node:events';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { InferenceLogEntry, InferenceLogWriter } from '../../lib/inference-log.js';
 import type { Admission, Limit, Limiter, Reservation } from '../../lib/limits.js';
 import { estimateTokens, inferenceApp, newRequestId } from './app.js';
+import { Cancellation } from './cancellation.js';
 import type { ContextCache, KeyContext } from './context-cache.js';
 import { RoutingTable } from './routing-table.js';
 
@@ -95,9 +96,13 @@ const failing =
 class FakeLimiter {
   readonly calls: string[] = [];
   blocked = false;
-  /** Holds no lease: every request asks (admit). */
-  admitFromLeases(): undefined {
-    return undefined;
+  /** Holds a lease of every counter (admits at once), or none: every request asks (admit). */
+  leased = false;
+  admitFromLeases(limits: Limit[], tokens: number): Admission | undefined {
+    if (!this.leased) return undefined;
+    this.calls.push(`lease ${tokens}`);
+    const states = limits.map((limit) => ({ limit, used: 2, remaining: limit.limit - 2, resetSeconds: 42 }));
+    return { admitted: true, states, reservation: { tokenKeys: [{ key: 't', ttl: 60, reserved: tokens }], requestKeys: [{ key: 'r', ttl: 60 }] } };
   }
   async admit(limits: Limit[], tokens: number): Promise<Admission> {
     this.calls.push(`admit ${tokens}`);
@@ -337,6 +342,27 @@ describe('inference hot path', () => {
       .map((e) => (JSON.parse(e.slice(6)) as { choices: { delta: { content?: string } }[] }).choices[0]?.delta.content ?? '')
       .join('');
     expect(content).toBe('Ça coûte 5 €, naïve café — 日本語のテキスト。');
+  });
+
+  it('admits from a lease at once and guards input and output in process without an AbortSignal', async () => {
+    const up = await replica(json);
+    const guarded: KeyContext = {
+      ...CTX,
+      guardrails: [{ id: 'gp-2', name: 'pii both', config: { rules: [{ type: 'pii', stage: 'both', action: 'redact' }, { type: 'prompt_injection', stage: 'both', action: 'block' }] } }],
+    };
+    const g = await gateway([up.url], { ctx: guarded });
+    g.limiter.leased = true;
+    const signals = vi.spyOn(Cancellation.prototype, 'signal', 'get');
+    try {
+      const res = await chat(g, { messages: [{ role: 'user', content: 'mail jane.roe@example.com please' }] });
+      expect(res.status).toBe(200);
+      expect(res.headers.get('x-ratelimit-remaining-requests')).toBe('98');
+      expect(up.seen[0]!.body).not.toContain('jane.roe@example.com'); // redacted before the upstream
+      expect(g.limiter.calls).toEqual([expect.stringMatching(/^lease \d+$/), 'settle 10']);
+      expect(signals).not.toHaveBeenCalled(); // no rule calls a model: no AbortController made
+    } finally {
+      signals.mockRestore();
+    }
   });
 
   it('relays a clean guarded stream that arrives in one read byte for byte', async () => {
