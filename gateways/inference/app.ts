@@ -24,6 +24,7 @@ import { guardJsonAnswer, SseOutputGuard, type AnswerKind } from './output-guard
 import { InferiaOptions, type PromptProcessor, type RagSource } from './prompt.js';
 import type { Replica, RoutingTable } from './routing-table.js';
 import { sendToTarget, type UpstreamAnswer } from './targets.js';
+import { atEndOfTurn, endOfTurn, holdUntilEndOfTurn } from './turn-writes.js';
 import { UpstreamPool } from './upstream.js';
 
 declare module 'fastify' {
@@ -572,6 +573,7 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
       if (checked.blocked) throw violation(checked.blocked, null, guard.record);
       text = checked.text;
     }
+    await endOfTurn(); // written with the other answers of this turn
     return reply.status(upstream.status).header('content-type', contentType).send(text);
   }
   const meter = new StreamMeter();
@@ -589,6 +591,7 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
     'x-request-id': String(reply.request.id),
   });
   const write = async (data: string | Buffer) => {
+    holdUntilEndOfTurn(raw); // written with whatever else this turn writes
     if (!raw.write(data)) await drained(raw);
   };
   let partial = '';
@@ -648,7 +651,7 @@ async function relay(reply: FastifyReply, upstream: UpstreamAnswer, stream: bool
     }
   }
   if (sse && guard) guard.record.verdicts.push(...sse.verdicts());
-  raw.end();
+  atEndOfTurn(() => raw.end()); // with the last chunk's data when they came in one turn
   return reply;
 }
 
