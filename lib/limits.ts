@@ -230,10 +230,10 @@ export class Limiter {
    * end of that turn: each Redis command costs the client several microseconds whatever it
    * carries, and under load many requests arrive in the same turn.
    */
-  admit(limits: Limit[], tokens: number, now = Date.now()): Promise<Admission> {
-    if (limits.length === 0) return Promise.resolve({ admitted: true, states: [], reservation: { tokenKeys: [], requestKeys: [] } });
+  admit(limits: Limit[], tokens: number, now = Date.now()): Admission | Promise<Admission> {
+    if (limits.length === 0) return { admitted: true, states: [], reservation: { tokenKeys: [], requestKeys: [] } };
     const leased = this.admitFromLeases(limits, tokens, now);
-    if (leased) return Promise.resolve(leased);
+    if (leased) return leased; // at once: no promise, no turn of the event loop
     const keys = this.keysFor(limits, now);
     this.want(limits, keys, tokens, now);
     return new Promise((resolve, reject) => {
@@ -396,8 +396,8 @@ export class Limiter {
     this.inflight.add(answered);
   }
 
-  /** Gives back what is left of the leases that have expired (all of them: `all`), every leaseMs while there are any. */
-  private sweep(all = false) {
+  /** Drops the leases that have expired (all of them: `all`) and gives back what is left of them. */
+  private giveBack(all: boolean): Promise<void> {
     const now = Date.now();
     const keys: string[] = [];
     const deltas: number[] = [];
@@ -409,14 +409,15 @@ export class Limiter {
         deltas.push(-lease.left);
       }
     }
-    if (keys.length > 0) void this.toRedis(keys, deltas).catch(() => undefined); // lost: counted as used until the window ends
+    return keys.length > 0 ? this.toRedis(keys, deltas) : Promise.resolve();
   }
 
+  /** Every leaseMs while there are leases: expired ones go back (if that fails, they stay counted as used until the window ends). */
   private sweepLater() {
     if (this.sweeper || this.leases.size === 0) return;
     this.sweeper = setTimeout(() => {
       this.sweeper = undefined;
-      this.sweep();
+      void this.giveBack(false).catch(() => undefined);
       this.sweepLater();
     }, this.leaseMs);
     this.sweeper.unref();
@@ -431,16 +432,7 @@ export class Limiter {
     await Promise.all([...this.inflight]);
     clearTimeout(this.sweeper);
     this.sweeper = undefined;
-    const keys: string[] = [];
-    const deltas: number[] = [];
-    for (const [key, lease] of this.leases) {
-      if (lease.left > 0) {
-        keys.push(key);
-        deltas.push(-lease.left);
-      }
-    }
-    this.leases.clear();
-    if (keys.length > 0) await this.toRedis(keys, deltas);
+    await this.giveBack(true);
   }
 
   /** Replaces the token estimate with what was really used. */

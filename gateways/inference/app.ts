@@ -238,9 +238,9 @@ export async function inferenceApp(fastify: FastifyInstance, opts: InferenceAppO
   const admit = (req: FastifyRequest, reply: FastifyReply, ctx: KeyContext, estimatedTokens: number): Reservation | undefined | Promise<Reservation | undefined> => {
     const limits = limitsFor(ctx);
     if (!opts.limiter || limits.length === 0) return undefined;
-    const leased = opts.limiter.admitFromLeases(limits, estimatedTokens);
-    if (leased) return admitted(reply, leased);
-    return opts.limiter.admit(limits, estimatedTokens).then(
+    const admission = opts.limiter.admit(limits, estimatedTokens);
+    if (!(admission instanceof Promise)) return admitted(reply, admission); // from this gateway's leases
+    return admission.then(
       (admission) => admitted(reply, admission),
       (err: unknown) => {
         if (opts.limiterFailureMode === 'open') {

@@ -96,15 +96,17 @@ const failing =
 class FakeLimiter {
   readonly calls: string[] = [];
   blocked = false;
-  /** Holds a lease of every counter (admits at once), or none: every request asks (admit). */
+  /** Holds a lease of every counter: admits at once (no promise), as the real one does from its leases. */
   leased = false;
-  admitFromLeases(limits: Limit[], tokens: number): Admission | undefined {
-    if (!this.leased) return undefined;
-    this.calls.push(`lease ${tokens}`);
-    const states = limits.map((limit) => ({ limit, used: 2, remaining: limit.limit - 2, resetSeconds: 42 }));
-    return { admitted: true, states, reservation: { tokenKeys: [{ key: 't', ttl: 60, reserved: tokens }], requestKeys: [{ key: 'r', ttl: 60 }] } };
+  admit(limits: Limit[], tokens: number): Admission | Promise<Admission> {
+    if (this.leased) {
+      this.calls.push(`lease ${tokens}`);
+      const states = limits.map((limit) => ({ limit, used: 2, remaining: limit.limit - 2, resetSeconds: 42 }));
+      return { admitted: true, states, reservation: { tokenKeys: [{ key: 't', ttl: 60, reserved: tokens }], requestKeys: [{ key: 'r', ttl: 60 }] } };
+    }
+    return this.ask(limits, tokens);
   }
-  async admit(limits: Limit[], tokens: number): Promise<Admission> {
+  private async ask(limits: Limit[], tokens: number): Promise<Admission> {
     this.calls.push(`admit ${tokens}`);
     const states = limits.map((limit) => ({ limit, used: 1, remaining: limit.limit - 1, resetSeconds: 42 }));
     if (this.blocked) return { admitted: false, states, blockedBy: states[0]! };

@@ -301,16 +301,16 @@ export class SseOutputGuard {
         out.push(line);
         continue;
       }
-      const shape = this.shape;
-      const shapedText = shape ? this.sameShape(line) : undefined;
+      const shapedText = this.sameShape(line);
       if (shapedText !== undefined) {
         // One choice, its text, no usage and no finish: no event object unless its text is rewritten.
+        const shape = this.shape!;
         if (this.opts.observeText) this.opts.observeText(shapedText);
-        else this.opts.observe?.(this.shaped(shape!, shapedText));
+        else this.opts.observe?.(this.shaped(shape, shapedText));
         const parsed: Parsed = { line, payload: undefined, event: undefined, shape };
         if (shapedText.length > 0) {
-          let segment = segments.get(shape!.index);
-          if (!segment) segments.set(shape!.index, (segment = { text: '', holders: [] }));
+          let segment = segments.get(shape.index);
+          if (!segment) segments.set(shape.index, (segment = { text: '', holders: [] }));
           segment.text += shapedText;
           segment.holders.push({ parsed, choice: undefined, original: shapedText, current: shapedText });
         }
