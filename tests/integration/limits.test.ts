@@ -3,7 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import { Limiter, limitsFor, windowOf, type Limit } from '../../lib/limits.js';
 import { createRedis, DeferredCommands, type Redis } from '../../lib/redis.js';
-import { testConfig, uniq } from '../helpers/env.js';
+import { testConfig, uniq, waitFor } from '../helpers/env.js';
 
 let gateways: Redis[];
 let limiters: Limiter[];
@@ -264,7 +264,8 @@ describe('rate limits', () => {
         expect(limiter.admitFromLeases([large], 0)?.admitted).toBe(true);
         const key = a.admitted ? a.reservation.requestKeys[0]!.key : '';
         expect(await redis.get(key)).toBe(String(1 + 100));
-        await tick(350); // expired, swept: the 99 unused requests go back
+        // Expired (100 ms) and swept (every 100 ms): the 99 unused requests go back.
+        await waitFor(async () => (await redis.get(key)) === '2', 5000, 20);
         expect(await redis.get(key)).toBe('2');
         expect(limiter.admitFromLeases([large], 0)).toBeUndefined();
 
