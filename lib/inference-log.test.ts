@@ -1,6 +1,6 @@
 import type { Redis } from 'ioredis';
 import { describe, expect, it } from 'vitest';
-import { InferenceLogWriter, type InferenceLogEntry } from './inference-log.js';
+import { InferenceLogWriter, MAX_ENTRIES_PER_PACKET, type InferenceLogEntry } from './inference-log.js';
 import { DeferredCommands } from './redis.js';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -13,33 +13,31 @@ class FlakyRedis {
   up = false;
   readonly stream: string[] = [];
   constructor(private readonly awayWaitMs: number) {}
-  private async answer(values: string[]): Promise<[Error | null, string | null][]> {
+  /** Each value is a packet: one entry (field `entry`) or a JSON array of them (`entries`). */
+  private async answer(packets: [field: string, value: string][]): Promise<[Error | null, string | null][]> {
     await sleep(this.up ? 2 : this.awayWaitMs);
-    return values.map((value) => {
+    return packets.map(([field, value]) => {
       if (!this.up) return [new Error('Connection is closed.'), null];
-      this.stream.push((JSON.parse(value) as InferenceLogEntry).request_id);
-      return [null, `${this.stream.length}-0`];
+      const entries = field === 'entries' ? (JSON.parse(value) as InferenceLogEntry[]) : [JSON.parse(value) as InferenceLogEntry];
+      for (const e of entries) this.stream.push(e.request_id);
+      this.packets += 1;
+      return [null, `${this.packets}-0`];
     });
   }
-  async xadd(_stream: string, _id: string, _field: string, value: string): Promise<string> {
-    const [[err, id]] = (await this.answer([value])) as [[Error | null, string | null]];
+  packets = 0;
+  async xadd(_stream: string, _id: string, field: string, value: string): Promise<string> {
+    const [[err, id]] = (await this.answer([[field, value]])) as [[Error | null, string | null]];
     if (err) throw err;
     return id!;
   }
-  defineCommand(): void {}
-  async inferiaLogMany(_keys: number, _stream: string, ...values: string[]): Promise<number> {
-    const answers = await this.answer(values);
-    if (answers.some(([err]) => err)) throw answers[0]![0]!;
-    return values.length;
-  }
   pipeline() {
-    const values: string[] = [];
+    const packets: [string, string][] = [];
     const pipeline = {
-      xadd: (_stream: string, _id: string, _field: string, value: string) => {
-        values.push(value);
+      xadd: (_stream: string, _id: string, field: string, value: string) => {
+        packets.push([field, value]);
         return pipeline;
       },
-      exec: () => this.answer(values),
+      exec: () => this.answer(packets),
     };
     return pipeline;
   }
@@ -92,6 +90,19 @@ describe('inference log writer', () => {
     await writer.close(2000);
     expect(writer.buffered).toBe(0);
     expect(redis.stream).toHaveLength(20);
+  });
+
+  it('sends what it buffered in packets of at most MAX_ENTRIES_PER_PACKET entries, in order', async () => {
+    const redis = new FlakyRedis(5);
+    const writer = new InferenceLogWriter(redis as unknown as Redis, { retryMs: 60_000 });
+    const count = 2 * MAX_ENTRIES_PER_PACKET + 50;
+    for (let n = 0; n < count; n++) writer.write(entry(n));
+    await sleep(50);
+    redis.up = true;
+    await writer.close(2000);
+    expect(redis.stream).toEqual(Array.from({ length: count }, (_, n) => `req_${n}`));
+    // Each write failed on its own (nothing waited yet when it was sent); the buffer left in three packets.
+    expect(redis.packets).toBe(3);
   });
 
   it('on close sends the entries waiting for the deferred flush, and gives up after its timeout while Redis stays away', async () => {

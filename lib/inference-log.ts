@@ -32,11 +32,29 @@ export interface InferenceLogEntry {
   created_at: string;
 }
 
-// KEYS[1]: the stream. ARGV: entries. One command for a batch of entries.
-const LOG_MANY = `
-for i = 1, #ARGV do redis.call('XADD', KEYS[1], '*', 'entry', ARGV[i]) end
-return #ARGV
-`;
+/**
+ * Entries written together go in one stream entry: field `entries`, a JSON array of them (one
+ * entry alone: field `entry`, the entry). One XADD for many requests instead of one each: Redis,
+ * the consumer's reads and acknowledgements and its insert handle a packet per event-loop turn
+ * rather than a request at a time. At most this many entries per packet, so that a backlog sent
+ * at once makes packets of a bounded size.
+ */
+export const MAX_ENTRIES_PER_PACKET = 200;
+
+/** The stream fields of one packet: `entry` for one entry, `entries` (a JSON array) for more. */
+export function packet(entries: readonly InferenceLogEntry[]): [field: 'entry' | 'entries', value: string] {
+  if (entries.length === 1) return ['entry', JSON.stringify(entries[0])];
+  let value = '[';
+  for (let i = 0; i < entries.length; i++) value += (i === 0 ? '' : ',') + JSON.stringify(entries[i]);
+  return ['entries', `${value}]`];
+}
+
+/** Splits entries into packets of at most MAX_ENTRIES_PER_PACKET. */
+function packets<T>(entries: readonly T[]): T[][] {
+  const out: T[][] = [];
+  for (let i = 0; i < entries.length; i += MAX_ENTRIES_PER_PACKET) out.push(entries.slice(i, i + MAX_ENTRIES_PER_PACKET));
+  return out;
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
@@ -69,7 +87,6 @@ export class InferenceLogWriter {
     } = {},
   ) {
     this.stream = options.stream ?? INFERENCE_LOG_STREAM;
-    if (options.deferred) this.redis.defineCommand('inferiaLogMany', { lua: LOG_MANY });
   }
 
   write(entry: InferenceLogEntry): void {
@@ -92,10 +109,12 @@ export class InferenceLogWriter {
 
   /** Sends on the connection, or into `via` (a pipeline its owner executes). */
   private send(entries: InferenceLogEntry[], via?: ChainableCommander): void {
+    if (entries.length > MAX_ENTRIES_PER_PACKET) {
+      for (const part of packets(entries)) this.send(part, via);
+      return;
+    }
     if (entries.length === 0) return;
-    const payloads = entries.map((e) => JSON.stringify(e));
-    const target = via ?? this.redis;
-    const sent = payloads.length === 1 ? commandOn(target, 'xadd', this.stream, '*', 'entry', payloads[0]) : commandOn(target, 'inferiaLogMany', 1, this.stream, ...payloads);
+    const sent = commandOn(via ?? this.redis, 'xadd', this.stream, '*', ...packet(entries));
     const answered: Promise<void> = sent.then(
       () => {
         this.inflight.delete(answered);
@@ -141,11 +160,11 @@ export class InferenceLogWriter {
     clearTimeout(this.timer);
     this.timer = undefined;
     while (this.pending.length > 0) {
-      const batch = this.pending.slice(0, 500);
+      const batch = packets(this.pending.slice(0, 5 * MAX_ENTRIES_PER_PACKET));
       const pipeline = this.redis.pipeline();
-      for (const entry of batch) pipeline.xadd(this.stream, '*', 'entry', JSON.stringify(entry));
+      for (const part of batch) pipeline.xadd(this.stream, '*', ...packet(part));
       const results = await pipeline.exec().catch(() => null);
-      const sent = new Set(batch.filter((_, i) => results?.[i] && !results[i]![0]));
+      const sent = new Set(batch.filter((_, i) => results?.[i] && !results[i]![0]).flat());
       if (sent.size === 0) break;
       // Entries written meanwhile were appended: remove by identity, not by position.
       this.pending = this.pending.filter((e) => !sent.has(e));
@@ -220,6 +239,8 @@ export class InferenceLogConsumer {
   private lastTrimAt = 0;
   /** This consumer may hold entries it has not stored (at start, after a failed round). */
   private ownPending = true;
+  /** Stream entries the last round read (packets: each holds one log entry or more). */
+  private lastRead = 0;
   readonly consumer: string;
   private readonly stream: string;
   private readonly dead: string;
@@ -258,7 +279,7 @@ export class InferenceLogConsumer {
             grouped = true;
           }
           const stored = await this.runOnce();
-          if (stored > 0 && stored < batch && linger > 0) await sleep(linger);
+          if (stored > 0 && this.lastRead < batch && linger > 0) await sleep(linger);
         } catch (err) {
           this.ownPending = true;
           this.options.onError?.(err);
@@ -278,7 +299,7 @@ export class InferenceLogConsumer {
 
   /**
    * One round: retry what this consumer holds unstored, else take over stale entries of others,
-   * else read new ones; store and acknowledge. Returns how many were stored.
+   * else read new ones; store and acknowledge. Returns how many log entries were stored.
    */
   async runOnce(): Promise<number> {
     const batch = this.options.batch ?? DEFAULT_BATCH;
@@ -301,6 +322,7 @@ export class InferenceLogConsumer {
       if (entries.length < batch) this.lastClaimAt = Date.now();
     }
     if (entries.length === 0) entries = await this.read(batch, '>', this.options.blockMs ?? 2000);
+    this.lastRead = entries.length;
     if (entries.length === 0) return 0;
     const stored = await this.store(entries);
     if (moreOwn) this.ownPending = true;
@@ -346,44 +368,37 @@ export class InferenceLogConsumer {
     return read?.[0]?.[1] ?? [];
   }
 
-  private async store(entries: StreamEntry[]): Promise<number> {
+  private async store(read: StreamEntry[]): Promise<number> {
     // Until the batch is acknowledged (or dead-lettered) this consumer holds it.
     this.ownPending = true;
-    const good: { id: string; fields: string[]; entry: InferenceLogEntry }[] = [];
-    const poison: [string, string[]][] = [];
+    const packets: Packet[] = [];
     const gone: string[] = [];
-    for (const [id, fields] of entries) {
-      if (!fields) {
-        gone.push(id); // trimmed from the stream while pending: nothing left to store
-        continue;
-      }
-      const raw = fields[fields.indexOf('entry') + 1];
-      try {
-        const entry = JSON.parse(raw ?? '') as InferenceLogEntry;
-        if (typeof entry.request_id !== 'string' || typeof entry.org_id !== 'string') throw new Error('missing ids');
-        good.push({ id, fields, entry });
-      } catch {
-        poison.push([id, fields]);
-      }
+    for (const [id, fields] of read) {
+      if (fields) packets.push(unpack(id, fields));
+      else gone.push(id); // trimmed from the stream while pending: nothing left to store
     }
     if (gone.length > 0) await this.redis.xack(this.stream, this.group, ...gone);
-    if (good.length > 0) {
+    const items = packets.flatMap((p) => p.items);
+    if (items.length > 0) {
       try {
-        await insertLogs(this.db, good.map((g) => g.entry));
+        for (const group of insertGroups(packets)) await insertLogs(this.db, group);
       } catch (err) {
         this.options.onError?.(err);
         // Postgres down: leave the batch pending; it is retried once Postgres is back, and never
         // dead-lettered for the outage. Postgres up: one row is bad; find it one by one.
-        if (await this.postgresAnswers()) await this.storeOneByOne(good, poison);
+        if (await this.postgresAnswers()) await this.storeOneByOne(packets);
         else await sleep(this.options.retryMs ?? 1000);
         return 0;
       }
-      await this.redis.xack(this.stream, this.group, ...good.map((g) => g.id));
-      for (const { id } of good) this.failures.delete(id);
+      if (this.failures.size > 0) for (const item of items) this.failures.delete(item.entry.request_id);
     }
-    if (poison.length > 0) await this.deadLetter(poison);
+    // One transaction: the refused parts go to the dead letters as the packets are acknowledged.
+    const done = this.redis.multi();
+    for (const p of packets) for (const [original, deadFields] of p.refused) done.xadd(this.dead, '*', 'original_id', original, ...deadFields);
+    if (packets.length > 0) done.xack(this.stream, this.group, ...packets.map((p) => p.id));
+    await done.exec();
     this.ownPending = false;
-    return good.length;
+    return items.length;
   }
 
   private postgresAnswers(): Promise<boolean> {
@@ -394,43 +409,47 @@ export class InferenceLogConsumer {
   }
 
   /**
-   * Postgres answers but refused the batch: store row by row. A row refused for its content is
+   * Postgres answers but refused the batch: store entry by entry. One refused for its content is
    * dead-lettered at once; one failing otherwise is retried, and dead-lettered after maxAttempts so
-   * that it cannot hold up the entries behind it.
+   * that it cannot hold up the entries behind it. A packet is acknowledged once each of its entries
+   * is stored or dead-lettered; one whose entries are partly stored and partly to be retried gives
+   * those to the stream again as a new packet (in the transaction that acknowledges it), so that
+   * what was stored or dead-lettered is not done twice.
    */
-  private async storeOneByOne(good: { id: string; fields: string[]; entry: InferenceLogEntry }[], poison: [string, string[]][]) {
-    const refused: [string, string[]][] = [...poison];
+  private async storeOneByOne(packets: Packet[]) {
     let retrying = false;
-    for (const { id, fields, entry } of good) {
-      try {
-        await this.db.inferenceLog.createMany({ data: [toRow(entry)], skipDuplicates: true });
-      } catch (err) {
-        if (!refusedForItsData(err) && !(await this.postgresAnswers())) return; // it went away meanwhile: everything waits
-        const attempts = refusedForItsData(err) ? Infinity : (this.failures.get(id) ?? 0) + 1;
-        if (attempts >= (this.options.maxAttempts ?? 5)) {
-          refused.push([id, fields]);
-          this.failures.delete(id);
-        } else {
-          if (this.failures.size >= 10_000) this.failures.clear();
-          this.failures.set(id, attempts);
-          retrying = true;
+    for (const p of packets) {
+      const again: Item[] = [];
+      const refused = [...p.refused];
+      for (const item of p.items) {
+        const { entry } = item;
+        try {
+          await this.db.inferenceLog.createMany({ data: [toRow(entry)], skipDuplicates: true });
+          this.failures.delete(entry.request_id);
+          continue;
+        } catch (err) {
+          if (!refusedForItsData(err) && !(await this.postgresAnswers())) return; // it went away meanwhile: everything waits
+          const attempts = refusedForItsData(err) ? Infinity : (this.failures.get(entry.request_id) ?? 0) + 1;
+          if (attempts >= (this.options.maxAttempts ?? 5)) {
+            refused.push(item.deadLetter());
+            this.failures.delete(entry.request_id);
+          } else {
+            if (this.failures.size >= 10_000) this.failures.clear();
+            this.failures.set(entry.request_id, attempts);
+            again.push(item);
+          }
         }
-        continue;
       }
-      await this.redis.xack(this.stream, this.group, id);
-      this.failures.delete(id);
+      if (again.length > 0) retrying = true;
+      // Nothing of it done: it stays pending as it is, and is read again.
+      if (again.length === p.items.length && p.refused.length === 0 && again.length > 0) continue;
+      const done = this.redis.multi();
+      if (again.length > 0) done.xadd(this.stream, '*', ...packet(again.map((a) => a.entry)));
+      for (const [original, deadFields] of refused) done.xadd(this.dead, '*', 'original_id', original, ...deadFields);
+      done.xack(this.stream, this.group, p.id);
+      await done.exec();
     }
-    if (refused.length > 0) await this.deadLetter(refused);
     if (retrying) await sleep(this.options.retryMs ?? 1000);
-  }
-
-  private async deadLetter(entries: [string, string[]][]) {
-    const pipeline = this.redis.pipeline();
-    for (const [id, fields] of entries) {
-      pipeline.xadd(this.dead, '*', 'original_id', id, ...fields);
-      pipeline.xack(this.stream, this.group, id);
-    }
-    await pipeline.exec();
   }
 }
 
@@ -448,25 +467,93 @@ function refusedForItsData(err: unknown): boolean {
   return typeof code === 'string' && /^2[23]/.test(code);
 }
 
+/** Log entries per insert statement (a round can read many packets of many entries each). */
+const INSERT_ROWS = 2000;
+
+/** Packets in groups of about INSERT_ROWS entries (a packet is never split). */
+function insertGroups(packets: readonly Packet[]): Packet[][] {
+  const groups: Packet[][] = [];
+  let rows = INSERT_ROWS;
+  for (const p of packets) {
+    if (p.items.length === 0) continue;
+    if (rows + p.items.length > INSERT_ROWS) {
+      groups.push([]);
+      rows = 0;
+    }
+    groups[groups.length - 1]!.push(p);
+    rows += p.items.length;
+  }
+  return groups;
+}
+
+/** One log entry of a packet, read and checked. */
+interface Item {
+  entry: InferenceLogEntry;
+  /** The entry as it would go to the dead letters: its original id (`<stream id>#<index>` in a packet) and fields. */
+  deadLetter(): [original: string, fields: string[]];
+}
+
+/** One stream entry: the log entries it holds, and what of it cannot be read (to dead-letter). */
+interface Packet {
+  id: string;
+  items: Item[];
+  refused: [original: string, fields: string[]][];
+  /** Its entries as JSON objects separated by commas: the text as written when all were readable. */
+  rows: string;
+}
+
+function readable(value: unknown): value is InferenceLogEntry {
+  const e = value as InferenceLogEntry | null;
+  return typeof e === 'object' && e !== null && typeof e.request_id === 'string' && typeof e.org_id === 'string';
+}
+
+/** Reads a stream entry: `entry` (one log entry) or `entries` (a JSON array of them). */
+function unpack(id: string, fields: string[]): Packet {
+  const at = fields.indexOf('entry');
+  const single = at >= 0 && at % 2 === 0;
+  const packed = fields.indexOf('entries');
+  const raw = single ? fields[at + 1] : packed >= 0 && packed % 2 === 0 ? fields[packed + 1] : undefined;
+  const unreadable: Packet = { id, items: [], refused: [[id, fields]], rows: '' };
+  let value: unknown;
+  try {
+    value = JSON.parse(raw ?? '');
+  } catch {
+    return unreadable;
+  }
+  if (single) return readable(value) ? { id, items: [{ entry: value, deadLetter: () => [id, fields] }], refused: [], rows: raw! } : unreadable;
+  if (!Array.isArray(value)) return unreadable;
+  const out: Packet = { id, items: [], refused: [], rows: '' };
+  value.forEach((entry: unknown, i) => {
+    const deadLetter = (): [string, string[]] => [`${id}#${i}`, ['entry', JSON.stringify(entry) ?? 'null']];
+    if (readable(entry)) out.items.push({ entry, deadLetter });
+    else out.refused.push(deadLetter());
+  });
+  // Written by the gateway, the array's text is its entries' texts between brackets.
+  out.rows = out.refused.length === 0 ? raw!.trim().slice(1, -1) : out.items.map((item) => JSON.stringify(item.entry)).join(',');
+  return out;
+}
+
 /**
  * Stores entries in one statement, skipping request ids already stored (redelivered entries).
- * Column arrays through unnest rather than Prisma's createMany, which compiled a query plan per
- * batch and cost about 400 µs of CPU per row against about 25 here. (Row by row, after a batch
- * was refused, createMany is kept: its errors say whether the row's content was at fault.)
+ * The rows go as one JSON parameter that Postgres reads into records, rather than through
+ * Prisma's createMany, which compiled a query plan per batch and cost about 400 µs of CPU per row
+ * (or a column array per field, which cost the consumer more to build and send than the JSON it
+ * has already). Row by row, after a batch was refused, createMany is kept: its errors say whether
+ * the row's content was at fault.
  */
-async function insertLogs(db: Db, entries: InferenceLogEntry[]): Promise<void> {
-  const col = <T>(pick: (e: InferenceLogEntry) => T): T[] => entries.map(pick);
+async function insertLogs(db: Db, packets: readonly Packet[]): Promise<void> {
+  let rows = '[';
+  for (const p of packets) if (p.rows) rows += (rows.length === 1 ? '' : ',') + p.rows;
+  rows += ']';
   await db.$executeRaw`
     INSERT INTO inference_logs (request_id, org_id, api_key_id, model, deployment_id, replica, stream, prompt_tokens, completion_tokens,
                                 latency_ms, ttfb_ms, status_code, error_code, guardrails, rag_sources, created_at)
-    SELECT * FROM unnest(
-      ${col((e) => e.request_id)}::text[], ${col((e) => e.org_id)}::uuid[], ${col((e) => e.api_key_id)}::uuid[], ${col((e) => e.model)}::text[],
-      ${col((e) => e.deployment_id)}::uuid[], ${col((e) => e.replica)}::text[], ${col((e) => e.stream)}::boolean[],
-      ${col((e) => e.prompt_tokens)}::integer[], ${col((e) => e.completion_tokens)}::integer[], ${col((e) => e.latency_ms)}::integer[],
-      ${col((e) => e.ttfb_ms)}::integer[], ${col((e) => e.status_code)}::integer[], ${col((e) => e.error_code)}::text[],
-      ${col((e) => JSON.stringify(e.guardrails ?? []))}::jsonb[], ${col((e) => JSON.stringify(e.rag_sources ?? []))}::jsonb[],
-      ${col((e) => e.created_at)}::timestamptz[]
-    )
+    SELECT request_id, org_id, api_key_id, model, deployment_id, replica, stream, prompt_tokens, completion_tokens,
+           latency_ms, ttfb_ms, status_code, error_code, coalesce(guardrails, '[]'), coalesce(rag_sources, '[]'), created_at
+    FROM json_to_recordset(${rows}::json) AS r(
+      request_id text, org_id uuid, api_key_id uuid, model text, deployment_id uuid, replica text, stream boolean, prompt_tokens integer,
+      completion_tokens integer, latency_ms integer, ttfb_ms integer, status_code integer, error_code text, guardrails jsonb,
+      rag_sources jsonb, created_at timestamptz)
     ON CONFLICT (request_id) DO NOTHING`;
 }
 

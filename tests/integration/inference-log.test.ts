@@ -27,6 +27,9 @@ const streams = () => {
   return { stream: base, deadLetterStream: `${base}:dead`, group: 'writers' };
 };
 
+const pendingCount = async (names: { stream: string; group: string }) =>
+  ((await services.redis.xpending(names.stream, names.group)) as [number, ...unknown[]])[0];
+
 const entry = (over: Partial<InferenceLogEntry> = {}): InferenceLogEntry => ({
   request_id: `req_${randomUUID()}`,
   org_id: org.org_id,
@@ -211,17 +214,80 @@ describe('inference log pipeline', () => {
     expect(deferred.pending).toBe(0);
   });
 
-  it('writes the entries deferred together in one command, each once', async () => {
+  it('writes the entries deferred together in one packet, and the consumer stores each once', async () => {
     const names = streams();
     const deferred = new DeferredCommands(1000);
     const writer = new InferenceLogWriter(services.redis, { stream: names.stream, deferred });
+    const consumer = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 100 });
+    await consumer.ensureGroup();
     const entries = [entry(), entry(), entry()];
     for (const e of entries) writer.write(e);
     expect(deferred.pending).toBe(1);
     deferred.flush();
-    await waitFor(async () => (await services.redis.xlen(names.stream)) === 3, 2000, 10);
-    const stored = (await services.redis.xrange(names.stream, '-', '+')) as [string, string[]][];
-    expect(stored.map(([, f]) => (JSON.parse(f[1]!) as InferenceLogEntry).request_id)).toEqual(entries.map((e) => e.request_id));
+    await waitFor(async () => (await services.redis.xlen(names.stream)) === 1, 2000, 10);
+    const [[, fields] = ['', []]] = (await services.redis.xrange(names.stream, '-', '+')) as [string, string[]][];
+    expect(fields[0]).toBe('entries');
+    expect((JSON.parse(fields[1]!) as InferenceLogEntry[]).map((e) => e.request_id)).toEqual(entries.map((e) => e.request_id));
+    expect(await consumer.runOnce()).toBe(3);
+    expect(await services.db.inferenceLog.count({ where: { requestId: { in: entries.map((e) => e.request_id) } } })).toBe(3);
+    expect(await pendingCount(names)).toBe(0);
+  });
+
+  it('dead-letters the unreadable and the refused entries of a packet by their place in it, stores the others, and does it once', async () => {
+    const names = streams();
+    const consumer = new InferenceLogConsumer(services.redis, services.db, { ...names, consumer: 'a', blockMs: 100, retryMs: 10 });
+    await consumer.ensureGroup();
+    const [a, b] = [entry(), entry()];
+    const refused = entry({ org_id: 'not-a-uuid' }); // parses, but Postgres refuses the value (22P02)
+    const id = (await services.redis.xadd(names.stream, '*', 'entries', JSON.stringify([a, { model: 'no ids' }, refused, b])))!;
+    await consumer.runOnce();
+    expect(await services.db.inferenceLog.count({ where: { requestId: { in: [a.request_id, b.request_id, refused.request_id] } } })).toBe(2);
+    const dead = (await services.redis.xrange(names.deadLetterStream, '-', '+')) as [string, string[]][];
+    expect(dead.map(([, f]) => [f[1], JSON.parse(f[3]!) as unknown])).toEqual([
+      [`${id}#1`, { model: 'no ids' }],
+      [`${id}#2`, refused],
+    ]);
+    expect(await pendingCount(names)).toBe(0);
+    // A packet that is not an array of entries goes to the dead letters whole.
+    const broken = (await services.redis.xadd(names.stream, '*', 'entries', '[{"request_id":'))!;
+    await consumer.runOnce();
+    const deadAfter = (await services.redis.xrange(names.deadLetterStream, '-', '+')) as [string, string[]][];
+    expect(deadAfter).toHaveLength(3);
+    expect(deadAfter[2]![1]).toEqual(['original_id', broken, 'entries', '[{"request_id":']);
+    expect(await pendingCount(names)).toBe(0);
+  });
+
+  it('gives back to the stream the entries of a packet that failed for no fault of theirs, and stores its others once', async () => {
+    const names = streams();
+    const [a, flaky, b] = [entry(), entry(), entry()];
+    // The real database, but every batch insert fails and one row keeps failing (not for its content).
+    const faulty = new Proxy(services.db, {
+      get(target, prop) {
+        if (prop === '$executeRaw') return () => Promise.reject(new Error('canceling statement due to statement timeout (test)'));
+        if (prop === 'inferenceLog') {
+          return {
+            createMany: (args: { data: { requestId: string }[] }) =>
+              args.data[0]!.requestId === flaky.request_id ? Promise.reject(new Error('connection reset (test)')) : target.inferenceLog.createMany(args as never),
+          };
+        }
+        const value = Reflect.get(target, prop, target) as unknown;
+        return typeof value === 'function' ? (value as (...args: unknown[]) => unknown).bind(target) : value;
+      },
+    });
+    const consumer = new InferenceLogConsumer(services.redis, faulty, { ...names, consumer: 'a', blockMs: 50, retryMs: 1, maxAttempts: 3 });
+    await consumer.ensureGroup();
+    const first = (await services.redis.xadd(names.stream, '*', 'entries', JSON.stringify([a, flaky, b])))!;
+    await consumer.runOnce();
+    expect(await services.db.inferenceLog.count({ where: { requestId: { in: [a.request_id, b.request_id] } } })).toBe(2);
+    // The packet is acknowledged; the failing entry waits in a packet of its own.
+    const waiting = (await services.redis.xrange(names.stream, '-', '+')) as [string, string[]][];
+    const again = waiting.filter(([id]) => id !== first);
+    expect(again.map(([, f]) => f)).toEqual([['entry', JSON.stringify(flaky)]]);
+    for (let round = 0; round < 6 && (await services.redis.xlen(names.deadLetterStream)) === 0; round++) await consumer.runOnce();
+    const dead = (await services.redis.xrange(names.deadLetterStream, '-', '+')) as [string, string[]][];
+    expect(dead.map(([, f]) => f)).toEqual([['original_id', again[0]![0], 'entry', JSON.stringify(flaky)]]);
+    expect(await pendingCount(names)).toBe(0);
+    expect(await services.db.inferenceLog.count({ where: { requestId: { in: [a.request_id, b.request_id, flaky.request_id] } } })).toBe(2);
   });
 
   it('trims what every group has acknowledged, so the stream stays bounded, and keeps what any consumer or group still needs', async () => {
