@@ -244,23 +244,56 @@ SIGNALS.forEach((s, i) =>
   }),
 );
 
+const isWordCode = (c: number) => (c >= 0x61 && c <= 0x7a) || (c >= 0x30 && c <= 0x39);
+
+/**
+ * Calls `visit` with each word of `wordsOf(folded)`, in order, without making that string: runs of
+ * a–z and 0–9, and three or more one-letter words in a row as one ("i g n o r e" → "ignore").
+ */
+export function eachInjectionWord(folded: string, visit: (word: string) => void): void {
+  let letters = ''; // one-letter words in a row, not visited yet
+  const flush = () => {
+    if (letters.length >= 3) visit(letters);
+    else for (let k = 0; k < letters.length; k++) visit(letters[k]!);
+    letters = '';
+  };
+  const n = folded.length;
+  let i = 0;
+  while (i < n) {
+    if (!isWordCode(folded.charCodeAt(i))) {
+      i++;
+      continue;
+    }
+    const start = i;
+    while (i < n && isWordCode(folded.charCodeAt(i))) i++;
+    if (i - start === 1 && folded.charCodeAt(start) >= 0x61) {
+      letters += folded[start];
+      continue;
+    }
+    if (letters) flush();
+    visit(folded.slice(start, i));
+  }
+  if (letters) flush();
+}
+
 function collect(folded: string, found: Found, suffix: string): void {
-  const words = wordsOf(folded);
   // Which `needs` lists the text meets: one look-up per word of the text.
   const met = new Uint8Array(needCount);
-  for (const w of words.split(' ')) {
+  eachInjectionWord(folded, (w) => {
     const lists = LISTS_OF_WORD.get(w);
     if (lists) for (const id of lists) met[id] = 1;
-  }
+  });
+  let words: string | undefined; // made only for a signal whose words are all there
   let aiContext: boolean | undefined;
-  for (let i = 0; i < SIGNALS.length; i++) {
+  signals: for (let i = 0; i < SIGNALS.length; i++) {
     const s = SIGNALS[i]!;
-    if (!NEED_LISTS[i]!.every((id) => met[id] === 1)) continue;
+    const needs = NEED_LISTS[i]!;
+    for (let k = 0; k < needs.length; k++) if (met[needs[k]!] !== 1) continue signals;
     if (s.needsLiteral && !s.needsLiteral.some((l) => folded.includes(l))) continue;
-    if (!s.re.test(s.on === 'folded' ? folded : words)) continue;
+    if (!s.re.test(s.on === 'folded' ? folded : (words ??= wordsOf(folded)))) continue;
     let w = s.weight;
     if (s.weightWithoutAiContext !== undefined) {
-      aiContext ??= AI_CONTEXT.test(words);
+      aiContext ??= AI_CONTEXT.test((words ??= wordsOf(folded)));
       if (!aiContext) w = s.weightWithoutAiContext;
     }
     const id = s.id + suffix;

@@ -77,5 +77,10 @@ describe('foldText', () => {
       expect(foldText(s), JSON.stringify(s)).toEqual(expected);
     }
     expect(foldText('It’s — “Fine”…  OK ').text).toBe('it\'s — “fine”... ok');
+    // U+2017 folds to a space: next to another, the two collapse as in fold.
+    for (const s of ['a \u2017b', 'a\u2017 b', 'a\u2017\u2017b', ' \u2017 ', '\u2017\t', 'x\u2017']) {
+      const { map: _map, ...expected } = fold(s);
+      expect(foldText(s), JSON.stringify(s)).toEqual(expected);
+    }
   });
 });

@@ -166,38 +166,44 @@ export function fold(input: string): Folded {
 /** Folded text without its offset map, for callers that only read the text. */
 export type FoldedText = Omit<Folded, 'map'>;
 
-// Printable ASCII and ASCII whitespace: there, folding is lower case and whitespace collapsed.
-const PLAIN_ASCII = /^[\t\n\v\f\r\x20-\x7e]*$/;
-const ASCII_WHITESPACE = /[\t\n\v\f\r ]+/g;
-
 // Typographic punctuation (dashes, curly quotes, ellipsis …, U+2010–U+2027) that folds to printable
 // ASCII or to itself: in text that is otherwise plain ASCII, replacing it with that is all folding
-// does to it (no invisible character, case or script sign involved). Taken from the fold itself.
+// does to it (no invisible character, case or script sign involved). Taken from the fold itself;
+// by code (from U+2010), undefined where the quick path cannot fold.
 const PUNCTUATION_RANGE = /[\u2010-\u2027]/g;
-const NEAR_ASCII = /^[\t\n\v\f\r\x20-\x7e\u2010-\u2027]*$/;
-const PUNCTUATION = new Map<string, string>();
+const PUNCTUATION_BY_CODE: (string | undefined)[] = [];
 for (let cp = 0x2010; cp <= 0x2027; cp++) {
   const out = foldNonAscii(cp);
-  const ch = String.fromCharCode(cp);
-  if (/^[\x20-\x7e]+$/.test(out) || out === ch) PUNCTUATION.set(ch, out);
+  if (/^[\x20-\x7e]+$/.test(out) || out === String.fromCharCode(cp)) PUNCTUATION_BY_CODE[cp - 0x2010] = out;
 }
-const unfoldable = '\u0000';
+const punctuationFold = (c: string) => PUNCTUATION_BY_CODE[c.charCodeAt(0) - 0x2010]!;
+const ASCII_WHITESPACE = /[\t\n\v\f\r ]+/g;
 
 /**
  * `fold` without the offset map: the same text and signs, and on plain ASCII (with typographic
- * punctuation, as model answers have) without the per-character loop.
+ * punctuation, as model answers have) without the per-character fold: one scan says what the text
+ * needs (punctuation replaced, whitespace other than single spaces collapsed), then lower case.
  */
 export function foldText(input: string): FoldedText {
-  let ascii = input;
-  if (!PLAIN_ASCII.test(input)) {
-    // (NEAR_ASCII has no NUL: one in `ascii` is a character the quick path cannot fold.)
-    ascii = NEAR_ASCII.test(input) ? input.replace(PUNCTUATION_RANGE, (c) => PUNCTUATION.get(c) ?? unfoldable) : unfoldable;
-    if (ascii.includes(unfoldable)) {
+  let punctuation = false;
+  let whitespace = false;
+  for (let i = 0; i < input.length; i++) {
+    const c = input.charCodeAt(i);
+    if (c > 0x20 && c <= 0x7e) continue;
+    if (c === 0x20) {
+      if (input.charCodeAt(i + 1) === 0x20) whitespace = true;
+    } else if (c >= 0x09 && c <= 0x0d) whitespace = true;
+    else if (c >= 0x2010 && c <= 0x2027 && PUNCTUATION_BY_CODE[c - 0x2010] !== undefined) {
+      punctuation = true;
+      if (PUNCTUATION_BY_CODE[c - 0x2010]!.includes(' ')) whitespace = true; // U+2017 folds to a space
+    }
+    else {
       const { map: _map, ...rest } = fold(input);
       return rest;
     }
   }
-  let text = ascii.toLowerCase().replace(ASCII_WHITESPACE, ' ');
+  let text = (punctuation ? input.replace(PUNCTUATION_RANGE, punctuationFold) : input).toLowerCase();
+  if (whitespace) text = text.replace(ASCII_WHITESPACE, ' ');
   if (text.startsWith(' ')) text = text.slice(1);
   if (text.endsWith(' ')) text = text.slice(0, -1);
   return { text, hidden: '', invisibleInWords: 0, mixedScriptWords: 0 };

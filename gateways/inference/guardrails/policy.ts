@@ -111,6 +111,9 @@ class Policy implements CompiledPolicy {
   readonly inputIsLocal: boolean;
   private readonly input: CompiledRule[];
   private readonly output: CompiledRule[];
+  /** The rules of each stage that call a model (an LLM judge), run after the detectors. */
+  private readonly inputJudges: CompiledRule[];
+  private readonly outputJudges: CompiledRule[];
 
   constructor(
     rules: CompiledRule[],
@@ -119,6 +122,9 @@ class Policy implements CompiledPolicy {
   ) {
     this.input = rules.filter((r) => r.stages.has('input'));
     this.output = rules.filter((r) => r.stages.has('output'));
+    const judges = (stageRules: CompiledRule[]) => stageRules.filter((r) => !r.detector && r.type !== 'invalid_rule');
+    this.inputJudges = judges(this.input);
+    this.outputJudges = judges(this.output);
     this.hasInput = this.input.length > 0;
     this.hasOutput = this.output.length > 0;
     this.outputNeedsFullText = this.output.some((r) => !r.detector);
@@ -195,7 +201,8 @@ class Policy implements CompiledPolicy {
       }
       if (found.length > 0) verdicts.push(mergeVerdicts(rule.type, found, rule.policy));
     }
-    const judges = rules.filter((r) => !r.detector && r.type !== 'invalid_rule');
+    const judges = stage === 'input' ? this.inputJudges : this.outputJudges;
+    if (judges.length === 0) return { verdicts }; // detectors only (the usual case): no promise to wait for
     const judged = await Promise.all(
       judges.map(async (rule) => {
         const text = segments

@@ -4,7 +4,7 @@
 // skip condition must hold on every match: a condition that is not necessary would lose findings.
 import { RegExpParser, type AST } from '@eslint-community/regexpp';
 import { describe, expect, it } from 'vitest';
-import { INJECTION_PREFILTERS, injectionWords } from './injection.js';
+import { eachInjectionWord, INJECTION_PREFILTERS, injectionWords } from './injection.js';
 import { PII_PREFILTERS } from './pii.js';
 
 function sampler(re: RegExp, seed: number) {
@@ -86,5 +86,20 @@ describe('pattern prefilters', () => {
       }
     }
     expect(checked).toBeGreaterThan(20_000);
+  });
+
+  it('the words the injection prefilter looks up are those of the words form the patterns run on', () => {
+    // Pseudo-random folded-like text: words, one-letter words in runs, digits, punctuation, non-ASCII.
+    const pieces = ['ignore', 'all', 'i', 'g', 'n', 'o', 'r', 'e', '5', '42', 'a1', ' ', ' ', ' ', '-', '.', "'", ', ', 'é', '—', '\n', 'x', 'yz'];
+    let seed = 7;
+    const next = () => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31);
+    for (let n = 0; n < 5000; n++) {
+      let s = '';
+      const length = next() % 30;
+      for (let i = 0; i < length; i++) s += pieces[next() % pieces.length];
+      const seen: string[] = [];
+      eachInjectionWord(s, (w) => seen.push(w));
+      expect(seen, JSON.stringify(s)).toEqual(injectionWords(s).split(' ').filter((w) => w.length > 0));
+    }
   });
 });
