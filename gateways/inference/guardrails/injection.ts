@@ -56,7 +56,7 @@ const META_TOPIC = /\b(?:prompt injections?|jailbreak(?:s|ing)?|injection attack
 const META_FRAME =
   /\b(?:what is|what are|what s|explain|explaining|how (?:do|does|can|to|should|would) (?:i |we |you |they )?(?:detect|prevent|defend|protect|mitigate|stop|block|test|classify|handle|filter|work)|examples? of|research|classifier|for a (?:talk|presentation|class|course|paper|blog|report)|security team|awareness|dataset|why (?:does|do|would|did))\b/;
 
-const SIGNALS: Signal[] = [
+const SIGNAL_LIST: Signal[] = [
   // Instruction override
   { id: 'override_instructions', needs: [W_OVERRIDE, W_N_STRONG], weight: 0.8, re: new RegExp(`\\b${V_OVERRIDE}${gap(3)} ${Q_STRONG}${gap(2)} ${N_STRONG}\\b${NOT_OWN}`) },
   { id: 'override_context', needs: [W_OVERRIDE, W_N_WEAK], weight: 0.5, re: new RegExp(`\\b${V_OVERRIDE}${gap(3)} ${Q_STRONG}${gap(2)} ${N_WEAK}\\b${NOT_OWN}`) },
@@ -193,6 +193,18 @@ const SIGNALS: Signal[] = [
   },
 ];
 
+// One object shape for every signal (the loop over them reads the same properties of each: with
+// the optional ones absent here and there, each read was a megamorphic look-up).
+const SIGNALS: Signal[] = SIGNAL_LIST.map((s) => ({
+  id: s.id,
+  weight: s.weight,
+  re: s.re,
+  on: s.on ?? 'words',
+  weightWithoutAiContext: s.weightWithoutAiContext,
+  needs: s.needs ?? [],
+  needsLiteral: s.needsLiteral,
+}));
+
 const NON_WORD = /[^a-z0-9]+/g;
 const QUOTE = /["'`\u2018\u2019\u201c\u201d\u00ab\u00bb]/;
 const UPPER = /[A-Z]/;
@@ -276,13 +288,17 @@ export function eachInjectionWord(folded: string, visit: (word: string) => void)
   if (letters) flush();
 }
 
+// Which `needs` lists a text meets (collect's scratch: it never runs inside itself).
+const met = new Uint8Array(needCount);
+const markWord = (w: string) => {
+  const lists = LISTS_OF_WORD.get(w);
+  if (lists) for (const id of lists) met[id] = 1;
+};
+
 function collect(folded: string, found: Found, suffix: string): void {
   // Which `needs` lists the text meets: one look-up per word of the text.
-  const met = new Uint8Array(needCount);
-  eachInjectionWord(folded, (w) => {
-    const lists = LISTS_OF_WORD.get(w);
-    if (lists) for (const id of lists) met[id] = 1;
-  });
+  met.fill(0);
+  eachInjectionWord(folded, markWord);
   let words: string | undefined; // made only for a signal whose words are all there
   let aiContext: boolean | undefined;
   signals: for (let i = 0; i < SIGNALS.length; i++) {
