@@ -392,11 +392,13 @@ export class InferenceLogConsumer {
       }
       if (this.failures.size > 0) for (const item of items) this.failures.delete(item.entry.request_id);
     }
-    // One transaction: the refused parts go to the dead letters as the packets are acknowledged.
-    const done = this.redis.multi();
-    for (const p of packets) for (const [original, deadFields] of p.refused) done.xadd(this.dead, '*', 'original_id', original, ...deadFields);
-    if (packets.length > 0) done.xack(this.stream, this.group, ...packets.map((p) => p.id));
-    await done.exec();
+    if (packets.length > 0) {
+      // One transaction: the refused parts go to the dead letters as the packets are acknowledged.
+      const done = this.redis.multi();
+      for (const p of packets) for (const [original, deadFields] of p.refused) done.xadd(this.dead, '*', 'original_id', original, ...deadFields);
+      done.xack(this.stream, this.group, ...packets.map((p) => p.id));
+      await done.exec();
+    }
     this.ownPending = false;
     return items.length;
   }
@@ -441,8 +443,8 @@ export class InferenceLogConsumer {
         }
       }
       if (again.length > 0) retrying = true;
-      // Nothing of it done: it stays pending as it is, and is read again.
-      if (again.length === p.items.length && p.refused.length === 0 && again.length > 0) continue;
+      // Nothing of it stored or dead-lettered: it stays pending as it is, and is read again.
+      if (again.length > 0 && again.length === p.items.length && refused.length === 0) continue;
       const done = this.redis.multi();
       if (again.length > 0) done.xadd(this.stream, '*', ...packet(again.map((a) => a.entry)));
       for (const [original, deadFields] of refused) done.xadd(this.dead, '*', 'original_id', original, ...deadFields);

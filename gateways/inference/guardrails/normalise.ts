@@ -193,13 +193,14 @@ export function foldText(input: string): FoldedText {
     if (c === 0x20) {
       if (input.charCodeAt(i + 1) === 0x20) whitespace = true;
     } else if (c >= 0x09 && c <= 0x0d) whitespace = true;
-    else if (c >= 0x2010 && c <= 0x2027 && PUNCTUATION_BY_CODE[c - 0x2010] !== undefined) {
-      punctuation = true;
-      if (PUNCTUATION_BY_CODE[c - 0x2010]!.includes(' ')) whitespace = true; // U+2017 folds to a space
-    }
     else {
-      const { map: _map, ...rest } = fold(input);
-      return rest;
+      const folded = c >= 0x2010 && c <= 0x2027 ? PUNCTUATION_BY_CODE[c - 0x2010] : undefined;
+      if (folded === undefined) {
+        const { map: _map, ...rest } = fold(input);
+        return rest;
+      }
+      punctuation = true;
+      if (folded.includes(' ')) whitespace = true; // U+2017 folds to a space
     }
   }
   let text = (punctuation ? input.replace(PUNCTUATION_RANGE, punctuationFold) : input).toLowerCase();
